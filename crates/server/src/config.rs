@@ -9,7 +9,11 @@ use clap::Args;
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// PostgreSQL connection string.
-    #[arg(long, env = "DATABASE_URL", default_value = "postgres://chatstudy@127.0.0.1:5432/chatstudy")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://chatstudy@127.0.0.1:5432/chatstudy"
+    )]
     pub database_url: String,
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
     pub database_max_connections: u32,
@@ -81,7 +85,13 @@ pub enum Realtime {
     /// The built-in relay, on its own port.
     Embedded { credentials: Credentials },
     /// Hosted Pusher (`cluster`) or a self-hosted server (`host`).
-    External { credentials: Credentials, cluster: Option<String>, host: Option<String>, port: Option<u16>, tls: bool },
+    External {
+        credentials: Credentials,
+        cluster: Option<String>,
+        host: Option<String>,
+        port: Option<u16>,
+        tls: bool,
+    },
 }
 
 impl Config {
@@ -117,5 +127,23 @@ impl Config {
 
     pub fn session_ttl(&self) -> Duration {
         Duration::from_secs(self.session_ttl_hours * 3600)
+    }
+}
+
+#[derive(clap::Parser)]
+struct ConfigOnly {
+    #[command(flatten)]
+    config: Config,
+}
+
+impl Config {
+    /// Parse settings from an argument list (and the environment), as the binary does.
+    pub fn from_args<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::Parser;
+        ConfigOnly::try_parse_from(args).map(|c| c.config)
     }
 }

@@ -25,7 +25,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge("La petición es demasiado grande".into()),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::PayloadTooLarge("La petición es demasiado grande".into())
+        }
         StatusCode::UNSUPPORTED_MEDIA_TYPE => {
             ApiError::bad_request("El cuerpo debe ser JSON (Content-Type: application/json)")
         }
@@ -43,6 +45,22 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| Self(q.0))
-            .map_err(|e: QueryRejection| ApiError::bad_request(format!("Parámetros inválidos: {}", e.body_text())))
+            .map_err(|e: QueryRejection| {
+                ApiError::bad_request(format!("Parámetros inválidos: {}", e.body_text()))
+            })
+    }
+}
+
+/// `Path<T>` with a 400 `{"error": …}` for a malformed id.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Self(p.0))
+            .map_err(|e| ApiError::bad_request(format!("Ruta inválida: {}", e.body_text())))
     }
 }

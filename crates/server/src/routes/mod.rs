@@ -17,15 +17,24 @@ pub fn router() -> Router<AppState> {
         .route("/health", get(health::health))
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
-        .route("/chat/conversaciones", get(conversaciones::list).post(conversaciones::create))
+        .route(
+            "/chat/conversaciones",
+            get(conversaciones::list).post(conversaciones::create),
+        )
         .route("/chat/conversaciones/{id}/mensajes", get(mensajes::list))
-        .route("/chat/conversaciones/{id}/leido", post(conversaciones::mark_read))
+        .route(
+            "/chat/conversaciones/{id}/leido",
+            post(conversaciones::mark_read),
+        )
         .route("/chat/usuarios", get(conversaciones::users))
         .route("/chat/mensajes", post(mensajes::send))
         .route("/chat/realtime", get(realtime::settings))
         .route("/pusher/auth", post(realtime::authorize))
         .fallback(|| async { ApiError::NotFound("Ruta no encontrada".into()) })
         .method_not_allowed_fallback(|| async {
-            (axum::http::StatusCode::METHOD_NOT_ALLOWED, axum::Json(serde_json::json!({ "error": "Método no permitido" })))
+            (
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                axum::Json(serde_json::json!({ "error": "Método no permitido" })),
+            )
         })
 }

@@ -1,0 +1,321 @@
+//! A real server on a fresh PostgreSQL database per test, with its built-in relay, reached over HTTP
+//! and WebSocket like any client.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chatstudy_pusher::subscriber::{AuthorizeError, Subscriber, SubscriberConfig, SubscriberEvent};
+use chatstudy_server::domain::Role;
+use chatstudy_server::{cli, App, Config};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use tokio::sync::{mpsc, oneshot};
+
+/// The admin URL of the test cluster that `make test` starts, or `None` (the caller skips) when a
+/// developer runs `cargo test` without it.
+pub fn admin_url() -> Option<String> {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) => Some(url),
+        Err(_) if std::env::var_os("CHATSTUDY_REQUIRE_SERVICES").is_some() => {
+            panic!("TEST_DATABASE_URL is not set; run `make test`, which starts PostgreSQL")
+        }
+        Err(_) => {
+            eprintln!("skipped: TEST_DATABASE_URL is not set (run `make test`)");
+            None
+        }
+    }
+}
+
+/// A new empty database on the test cluster; returns its URL.
+pub async fn fresh_database(admin: &str) -> String {
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let admin_pool = PgPool::connect(admin)
+        .await
+        .expect("connect to the test cluster");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin_pool)
+        .await
+        .expect("create database");
+    admin_pool.close().await;
+    let mut url = url::Url::parse(admin).expect("TEST_DATABASE_URL is a URL");
+    url.set_path(&name);
+    url.to_string()
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub relay_port: Option<u16>,
+    pub pool: PgPool,
+    pub http: reqwest::Client,
+    pub state: chatstudy_server::startup::AppState,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Test defaults: ephemeral ports, no send rate limit, the built-in relay.
+pub fn test_config(database_url: &str) -> Config {
+    let mut config = Config::from_args(["test"]).expect("defaults parse");
+    config.database_url = database_url.to_owned();
+    config.host = "127.0.0.1".parse().unwrap();
+    config.port = 0;
+    config.relay_port = 0;
+    config.send_rate_limit = 0.0;
+    config.pusher_app_id = None;
+    config.pusher_key = None;
+    config.pusher_secret = None;
+    config.pusher_cluster = None;
+    config.pusher_host = None;
+    config
+}
+
+/// Start a server; `None` when the test should be skipped (no database configured).
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
+    let admin = admin_url()?;
+    let database_url = fresh_database(&admin).await;
+    let mut config = test_config(&database_url);
+    adjust(&mut config);
+    Some(start(config).await)
+}
+
+pub async fn spawn_app() -> Option<TestApp> {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn start(config: Config) -> TestApp {
+    let database_url = config.database_url.clone();
+    let app = App::build(config).await.expect("app builds");
+    let base = format!("http://{}", app.address());
+    let relay_port = app.relay_address().map(|a| a.port());
+    let state = app.state().clone();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let pool = PgPool::connect(&database_url).await.expect("test pool");
+    TestApp {
+        base,
+        relay_port,
+        pool,
+        http: reqwest::Client::new(),
+        state,
+        stop: Some(stop),
+        task: Some(task),
+    }
+}
+
+pub struct User {
+    pub id: i32,
+    pub token: String,
+}
+
+pub const PASSWORD: &str = "contraseña-segura";
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Stop the server and wait for its graceful shutdown to finish.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await
+                .expect("server task")
+                .expect("server stops cleanly");
+        }
+    }
+
+    pub async fn add_user(&self, rol: Role, name: &str) -> i32 {
+        let email = format!("{name}@test.chatstudy");
+        cli::add_user(&self.pool, rol, &email, name, PASSWORD)
+            .await
+            .expect("add user")
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.http
+            .post(self.url("/auth/login"))
+            .json(&json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A user with a session.
+    pub async fn user(&self, rol: Role, name: &str) -> User {
+        let id = self.add_user(rol, name).await;
+        let email = format!("{name}@test.chatstudy");
+        let body: Value = self.login(&email, PASSWORD).await.json().await.unwrap();
+        User {
+            id,
+            token: body["token"]
+                .as_str()
+                .expect("login gives a token")
+                .to_owned(),
+        }
+    }
+
+    /// A student, an advisor and their conversation.
+    pub async fn pair(&self) -> (User, User, i32) {
+        let student = self.user(Role::Estudiante, "estudiante").await;
+        let advisor = self.user(Role::Asesor, "asesor").await;
+        let response = self
+            .post(
+                &student,
+                "/chat/conversaciones",
+                json!({ "userId": advisor.id }),
+            )
+            .await;
+        assert_eq!(response.status(), 201);
+        let body: Value = response.json().await.unwrap();
+        (
+            student,
+            advisor,
+            body["conversacion"]["id"].as_i64().unwrap() as i32,
+        )
+    }
+
+    pub async fn get(&self, user: &User, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(&user.token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post(&self, user: &User, path: &str, body: Value) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(&user.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn send(&self, user: &User, chat: i32, content: &str) -> reqwest::Response {
+        self.post(
+            user,
+            "/chat/mensajes",
+            json!({ "chatId": chat, "content": content, "senderId": user.id }),
+        )
+        .await
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
+    }
+
+    /// A subscriber on the server's realtime endpoint that authorizes through `/pusher/auth` with
+    /// `user`'s session, subscribed to `channel` (waits for the confirmation).
+    pub async fn subscribe(
+        &self,
+        user: &User,
+        channel: &str,
+    ) -> (Subscriber, mpsc::Receiver<SubscriberEvent>) {
+        let settings: Value = self.get(user, "/chat/realtime").await.json().await.unwrap();
+        let config = SubscriberConfig::for_host(
+            settings["key"].as_str().unwrap(),
+            settings["host"].as_str().unwrap(),
+            settings["port"].as_u64().unwrap() as u16,
+            false,
+        )
+        .unwrap();
+        subscribe_with(
+            config,
+            self.url("/pusher/auth"),
+            user.token.clone(),
+            channel,
+        )
+        .await
+    }
+}
+
+pub async fn subscribe_with(
+    config: SubscriberConfig,
+    auth_url: String,
+    token: String,
+    channel: &str,
+) -> (Subscriber, mpsc::Receiver<SubscriberEvent>) {
+    let http = reqwest::Client::new();
+    let authorizer = Arc::new(move |socket_id: String, channel_name: String| {
+        let (http, auth_url, token) = (http.clone(), auth_url.clone(), token.clone());
+        async move {
+            let response = http
+                .post(&auth_url)
+                .bearer_auth(&token)
+                .form(&[("socket_id", socket_id), ("channel_name", channel_name)])
+                .send()
+                .await
+                .map_err(|e| AuthorizeError {
+                    status: None,
+                    message: e.to_string(),
+                })?;
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap_or_default();
+            match body["auth"].as_str() {
+                Some(auth) if status == 200 => Ok(auth.to_owned()),
+                _ => Err(AuthorizeError {
+                    status: Some(status),
+                    message: body.to_string(),
+                }),
+            }
+        }
+    });
+    let (subscriber, mut events) = Subscriber::start(config, authorizer);
+    subscriber.subscribe(channel);
+    loop {
+        match next_event(&mut events).await {
+            SubscriberEvent::Subscribed { channel: c } if c == channel => break,
+            SubscriberEvent::SubscriptionFailed {
+                channel: c,
+                message,
+                ..
+            } if c == channel => {
+                panic!("subscription to {channel} refused: {message}")
+            }
+            _ => {}
+        }
+    }
+    (subscriber, events)
+}
+
+pub async fn next_event(events: &mut mpsc::Receiver<SubscriberEvent>) -> SubscriberEvent {
+    tokio::time::timeout(Duration::from_secs(10), events.recv())
+        .await
+        .expect("an event within 10 s")
+        .expect("subscriber still running")
+}
+
+/// The next application event named `name`, skipping connection bookkeeping.
+pub async fn next_message(
+    events: &mut mpsc::Receiver<SubscriberEvent>,
+    name: &str,
+) -> (Option<String>, Value) {
+    loop {
+        if let SubscriberEvent::Message {
+            channel,
+            event,
+            data,
+        } = next_event(events).await
+        {
+            if event == name {
+                return (channel, data.unwrap_or(Value::Null));
+            }
+        }
+    }
+}
+
+/// Asserts that no application event arrives within `wait`.
+pub async fn assert_quiet(events: &mut mpsc::Receiver<SubscriberEvent>, wait: Duration) {
+    let deadline = tokio::time::Instant::now() + wait;
+    while let Ok(Some(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
+        assert!(
+            !matches!(event, SubscriberEvent::Message { .. }),
+            "unexpected event {event:?}"
+        );
+    }
+}
