@@ -27,16 +27,8 @@ impl std::fmt::Debug for Credentials {
 }
 
 impl Credentials {
-    pub fn new(
-        app_id: impl Into<String>,
-        key: impl Into<String>,
-        secret: impl Into<String>,
-    ) -> Self {
-        Self {
-            app_id: app_id.into(),
-            key: key.into(),
-            secret: secret.into(),
-        }
+    pub fn new(app_id: impl Into<String>, key: impl Into<String>, secret: impl Into<String>) -> Self {
+        Self { app_id: app_id.into(), key: key.into(), secret: secret.into() }
     }
 
     /// HMAC-SHA256 of `message` under the app secret, lowercase hex.
@@ -46,11 +38,7 @@ impl Credentials {
 
     /// The `auth` value a client sends to subscribe `socket_id` to a private channel: `key:signature`.
     pub fn channel_auth(&self, socket_id: &str, channel_name: &str) -> String {
-        format!(
-            "{}:{}",
-            self.key,
-            self.sign(&format!("{socket_id}:{channel_name}"))
-        )
+        format!("{}:{}", self.key, self.sign(&format!("{socket_id}:{channel_name}")))
     }
 
     /// Whether `auth` authorizes `socket_id` on `channel_name` (constant-time comparison).
@@ -64,8 +52,7 @@ impl Credentials {
         let Ok(signature) = hex::decode(signature) else {
             return false;
         };
-        let mut mac =
-            HmacSha256::new_from_slice(self.secret.as_bytes()).expect("HMAC takes any key length");
+        let mut mac = HmacSha256::new_from_slice(self.secret.as_bytes()).expect("HMAC takes any key length");
         mac.update(format!("{socket_id}:{channel_name}").as_bytes());
         mac.verify_slice(&signature).is_ok()
     }
@@ -80,10 +67,7 @@ impl Credentials {
         body: Option<&[u8]>,
         timestamp: u64,
     ) -> Vec<(String, String)> {
-        let mut query: Vec<(String, String)> = params
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let mut query: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         query.push(("auth_key".into(), self.key.clone()));
         query.push(("auth_timestamp".into(), timestamp.to_string()));
         query.push(("auth_version".into(), "1.0".into()));
@@ -105,12 +89,7 @@ pub fn string_to_sign(method: &str, path: &str, query: &[(String, String)]) -> S
         .collect();
     pairs.sort();
     let joined: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    format!(
-        "{}\n{}\n{}",
-        method.to_ascii_uppercase(),
-        path,
-        joined.join("&")
-    )
+    format!("{}\n{}\n{}", method.to_ascii_uppercase(), path, joined.join("&"))
 }
 
 /// Lowercase hex MD5 of a request body, as `body_md5` carries it.
@@ -153,11 +132,7 @@ pub fn verify_request(
     max_skew: u64,
 ) -> Result<(), RequestAuthError> {
     let get = |name: &'static str| {
-        query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .ok_or(RequestAuthError::Missing(name))
+        query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).ok_or(RequestAuthError::Missing(name))
     };
     if get("auth_key")? != credentials.key {
         return Err(RequestAuthError::UnknownKey);
@@ -165,9 +140,7 @@ pub fn verify_request(
     if get("auth_version")? != "1.0" {
         return Err(RequestAuthError::Version);
     }
-    let timestamp: u64 = get("auth_timestamp")?
-        .parse()
-        .map_err(|_| RequestAuthError::Stale(max_skew))?;
+    let timestamp: u64 = get("auth_timestamp")?.parse().map_err(|_| RequestAuthError::Stale(max_skew))?;
     if timestamp.abs_diff(now) > max_skew {
         return Err(RequestAuthError::Stale(max_skew));
     }
@@ -175,11 +148,9 @@ pub fn verify_request(
         return Err(RequestAuthError::BodyMd5);
     }
     let signature = hex::decode(get("auth_signature")?).map_err(|_| RequestAuthError::Signature)?;
-    let mut mac = HmacSha256::new_from_slice(credentials.secret.as_bytes())
-        .expect("HMAC takes any key length");
+    let mut mac = HmacSha256::new_from_slice(credentials.secret.as_bytes()).expect("HMAC takes any key length");
     mac.update(string_to_sign(method, path, query).as_bytes());
-    mac.verify_slice(&signature)
-        .map_err(|_| RequestAuthError::Signature)
+    mac.verify_slice(&signature).map_err(|_| RequestAuthError::Signature)
 }
 
 #[cfg(test)]
@@ -207,74 +178,35 @@ mod tests {
         assert!(c.verify_channel_auth("1234.1234", "private-foobar", &auth));
         assert!(!c.verify_channel_auth("1234.1235", "private-foobar", &auth));
         assert!(!c.verify_channel_auth("1234.1234", "private-foobaz", &auth));
-        assert!(!c.verify_channel_auth(
-            "1234.1234",
-            "private-foobar",
-            &auth.replacen("278d", "378d", 1)
-        ));
+        assert!(!c.verify_channel_auth("1234.1234", "private-foobar", &auth.replacen("278d", "378d", 1)));
         assert!(!c.verify_channel_auth("1234.1234", "private-foobar", "no-colon"));
         assert!(!c.verify_channel_auth("1234.1234", "private-foobar", "278d425bdf160c739803:zz"));
     }
 
     #[test]
     fn http_request_signature_matches_the_documented_example() {
-        assert_eq!(
-            body_md5(BODY.as_bytes()),
-            "ec365a775a4cd0599faeb73354201b6f"
-        );
-        let query = documented().signed_query(
-            "POST",
-            "/apps/3/events",
-            &[],
-            Some(BODY.as_bytes()),
-            1353088179,
-        );
+        assert_eq!(body_md5(BODY.as_bytes()), "ec365a775a4cd0599faeb73354201b6f");
+        let query = documented().signed_query("POST", "/apps/3/events", &[], Some(BODY.as_bytes()), 1353088179);
         let signature = &query.iter().find(|(k, _)| k == "auth_signature").unwrap().1;
-        assert_eq!(
-            signature,
-            "da454824c97ba181a32ccc17a72625ba02771f50b50e1e7430e47a1f3f457e6c"
-        );
+        assert_eq!(signature, "da454824c97ba181a32ccc17a72625ba02771f50b50e1e7430e47a1f3f457e6c");
     }
 
     #[test]
     fn verification_accepts_the_example_and_rejects_tampering() {
         let c = documented();
-        let query = c.signed_query(
-            "POST",
-            "/apps/3/events",
-            &[],
-            Some(BODY.as_bytes()),
-            1353088179,
-        );
+        let query = c.signed_query("POST", "/apps/3/events", &[], Some(BODY.as_bytes()), 1353088179);
         let ok = |q: &[(String, String)], body: &str, now: u64| {
             verify_request(&c, "POST", "/apps/3/events", q, body.as_bytes(), now, 600)
         };
         assert_eq!(ok(&query, BODY, 1353088179 + 600), Ok(()));
-        assert_eq!(
-            ok(&query, BODY, 1353088179 + 601),
-            Err(RequestAuthError::Stale(600))
-        );
-        assert_eq!(
-            ok(&query, &BODY.replace("foo", "bar"), 1353088179),
-            Err(RequestAuthError::BodyMd5)
-        );
+        assert_eq!(ok(&query, BODY, 1353088179 + 601), Err(RequestAuthError::Stale(600)));
+        assert_eq!(ok(&query, &BODY.replace("foo", "bar"), 1353088179), Err(RequestAuthError::BodyMd5));
         let mut forged = query.clone();
         forged.insert(0, ("info".into(), "user_count".into()));
-        assert_eq!(
-            ok(&forged, BODY, 1353088179),
-            Err(RequestAuthError::Signature)
-        );
+        assert_eq!(ok(&forged, BODY, 1353088179), Err(RequestAuthError::Signature));
         let wrong_key = Credentials::new("3", "other", "7ad3773142a6692b25b8");
         assert_eq!(
-            verify_request(
-                &wrong_key,
-                "POST",
-                "/apps/3/events",
-                &query,
-                BODY.as_bytes(),
-                1353088179,
-                600
-            ),
+            verify_request(&wrong_key, "POST", "/apps/3/events", &query, BODY.as_bytes(), 1353088179, 600),
             Err(RequestAuthError::UnknownKey)
         );
     }

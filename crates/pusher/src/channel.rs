@@ -37,10 +37,7 @@ impl ChannelName {
         if name.len() > MAX_CHANNEL_NAME_LEN {
             return Err(InvalidChannel::TooLong);
         }
-        if !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_-=@,.;".contains(&b))
-        {
+        if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-=@,.;".contains(&b)) {
             return Err(InvalidChannel::Character);
         }
         Ok(Self(name))
@@ -86,36 +83,17 @@ mod tests {
     #[test]
     fn rejects_empty_long_and_foreign_names() {
         assert_eq!(ChannelName::parse(""), Err(InvalidChannel::Empty));
-        assert_eq!(
-            ChannelName::parse("a".repeat(MAX_CHANNEL_NAME_LEN + 1)),
-            Err(InvalidChannel::TooLong)
-        );
+        assert_eq!(ChannelName::parse("a".repeat(MAX_CHANNEL_NAME_LEN + 1)), Err(InvalidChannel::TooLong));
         for bad in ["chat 1", "chat/1", "chat:1", "chat#1", "canción"] {
-            assert_eq!(
-                ChannelName::parse(bad),
-                Err(InvalidChannel::Character),
-                "{bad}"
-            );
+            assert_eq!(ChannelName::parse(bad), Err(InvalidChannel::Character), "{bad}");
         }
     }
 
     #[test]
     fn kind_follows_the_prefix() {
-        assert_eq!(
-            ChannelName::parse("private-chat-1").unwrap().kind(),
-            ChannelKind::Private
-        );
-        assert_eq!(
-            ChannelName::parse("presence-room").unwrap().kind(),
-            ChannelKind::Presence
-        );
-        assert_eq!(
-            ChannelName::parse("chat-1").unwrap().kind(),
-            ChannelKind::Public
-        );
-        assert_eq!(
-            ChannelName::parse("privatechat").unwrap().kind(),
-            ChannelKind::Public
-        );
+        assert_eq!(ChannelName::parse("private-chat-1").unwrap().kind(), ChannelKind::Private);
+        assert_eq!(ChannelName::parse("presence-room").unwrap().kind(), ChannelKind::Presence);
+        assert_eq!(ChannelName::parse("chat-1").unwrap().kind(), ChannelKind::Public);
+        assert_eq!(ChannelName::parse("privatechat").unwrap().kind(), ChannelKind::Public);
     }
 }

@@ -22,6 +22,5 @@ pub mod trigger;
 pub use auth::Credentials;
 pub use channel::{ChannelName, InvalidChannel};
 pub use publisher::{
-    Event, PublishError, Publisher, MAX_CHANNELS_PER_EVENT, MAX_EVENTS_PER_BATCH,
-    MAX_EVENT_DATA_BYTES,
+    Event, PublishError, Publisher, MAX_CHANNELS_PER_EVENT, MAX_EVENTS_PER_BATCH, MAX_EVENT_DATA_BYTES,
 };

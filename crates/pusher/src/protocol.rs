@@ -67,9 +67,7 @@ impl Frame {
     /// an object, an absent field is `None`.
     pub fn data(&self) -> Option<Value> {
         match &self.data {
-            Some(Value::String(s)) => {
-                Some(serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone())))
-            }
+            Some(Value::String(s)) => Some(serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone()))),
             other => other.clone(),
         }
     }
@@ -85,30 +83,18 @@ impl Frame {
 }
 
 fn encode(event: &str, channel: Option<&str>, data: Value) -> String {
-    serde_json::to_string(&Frame {
-        event: event.to_owned(),
-        channel: channel.map(str::to_owned),
-        data: Some(data),
-    })
-    .expect("frames always serialize")
+    serde_json::to_string(&Frame { event: event.to_owned(), channel: channel.map(str::to_owned), data: Some(data) })
+        .expect("frames always serialize")
 }
 
 pub fn connection_established(socket_id: &str, activity_timeout: u64) -> String {
     let data = serde_json::json!({ "socket_id": socket_id, "activity_timeout": activity_timeout });
-    encode(
-        "pusher:connection_established",
-        None,
-        Value::String(data.to_string()),
-    )
+    encode("pusher:connection_established", None, Value::String(data.to_string()))
 }
 
 /// `pusher:error`; `code` is null for errors that are not tied to a close code.
 pub fn error(code: Option<u16>, message: &str) -> String {
-    encode(
-        "pusher:error",
-        None,
-        serde_json::json!({ "code": code, "message": message }),
-    )
+    encode("pusher:error", None, serde_json::json!({ "code": code, "message": message }))
 }
 
 /// `pusher:subscription_error` for one channel, in the shape soketi and sockudo use.
@@ -118,11 +104,7 @@ pub fn subscription_error(channel: &str, status: u16, message: &str) -> String {
 }
 
 pub fn subscription_succeeded(channel: &str) -> String {
-    encode(
-        "pusher_internal:subscription_succeeded",
-        Some(channel),
-        Value::String("{}".into()),
-    )
+    encode("pusher_internal:subscription_succeeded", Some(channel), Value::String("{}".into()))
 }
 
 pub fn ping() -> String {
@@ -148,11 +130,7 @@ pub fn subscribe(channel: &str, auth: Option<&str>) -> String {
 }
 
 pub fn unsubscribe(channel: &str) -> String {
-    encode(
-        "pusher:unsubscribe",
-        None,
-        serde_json::json!({ "channel": channel }),
-    )
+    encode("pusher:unsubscribe", None, serde_json::json!({ "channel": channel }))
 }
 
 #[cfg(test)]
@@ -175,14 +153,7 @@ mod tests {
 
     #[test]
     fn malformed_frames_are_errors_not_panics() {
-        for bad in [
-            "",
-            "{",
-            "[]",
-            "null",
-            r#"{"channel":"c"}"#,
-            r#"{"event":1}"#,
-        ] {
+        for bad in ["", "{", "[]", "null", r#"{"channel":"c"}"#, r#"{"event":1}"#] {
             assert!(Frame::parse(bad).is_err(), "{bad}");
         }
     }
@@ -198,25 +169,10 @@ mod tests {
 
     #[test]
     fn close_code_ranges_decide_reconnection() {
-        assert_eq!(
-            ReconnectPolicy::for_close_code(4001),
-            ReconnectPolicy::Never
-        );
-        assert_eq!(
-            ReconnectPolicy::for_close_code(4100),
-            ReconnectPolicy::Backoff
-        );
-        assert_eq!(
-            ReconnectPolicy::for_close_code(4200),
-            ReconnectPolicy::Immediately
-        );
-        assert_eq!(
-            ReconnectPolicy::for_close_code(4299),
-            ReconnectPolicy::Immediately
-        );
-        assert_eq!(
-            ReconnectPolicy::for_close_code(1006),
-            ReconnectPolicy::Backoff
-        );
+        assert_eq!(ReconnectPolicy::for_close_code(4001), ReconnectPolicy::Never);
+        assert_eq!(ReconnectPolicy::for_close_code(4100), ReconnectPolicy::Backoff);
+        assert_eq!(ReconnectPolicy::for_close_code(4200), ReconnectPolicy::Immediately);
+        assert_eq!(ReconnectPolicy::for_close_code(4299), ReconnectPolicy::Immediately);
+        assert_eq!(ReconnectPolicy::for_close_code(1006), ReconnectPolicy::Backoff);
     }
 }

@@ -23,12 +23,7 @@ pub struct Event {
 
 impl Event {
     pub fn new(name: impl Into<String>, channels: Vec<String>, data: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            channels,
-            data: data.into(),
-            socket_id: None,
-        }
+        Self { name: name.into(), channels, data: data.into(), socket_id: None }
     }
 
     pub fn excluding(mut self, socket_id: impl Into<String>) -> Self {
@@ -49,14 +44,10 @@ impl Event {
                 .map_err(|e| PublishError::Invalid(format!("channel {channel:?}: {e}")))?;
         }
         if self.name.is_empty() || self.name.len() > 200 {
-            return Err(PublishError::Invalid(
-                "event names have 1 to 200 characters".into(),
-            ));
+            return Err(PublishError::Invalid("event names have 1 to 200 characters".into()));
         }
         if self.data.len() > MAX_EVENT_DATA_BYTES {
-            return Err(PublishError::TooLarge {
-                bytes: self.data.len(),
-            });
+            return Err(PublishError::TooLarge { bytes: self.data.len() });
         }
         Ok(())
     }

@@ -43,23 +43,12 @@ pub struct SubscriberConfig {
 
 impl SubscriberConfig {
     pub fn for_cluster(key: impl Into<String>, cluster: &str) -> Result<Self, url::ParseError> {
-        Ok(Self::new(
-            Url::parse(&format!("wss://ws-{cluster}.pusher.com:443"))?,
-            key,
-        ))
+        Ok(Self::new(Url::parse(&format!("wss://ws-{cluster}.pusher.com:443"))?, key))
     }
 
-    pub fn for_host(
-        key: impl Into<String>,
-        host: &str,
-        port: u16,
-        tls: bool,
-    ) -> Result<Self, url::ParseError> {
+    pub fn for_host(key: impl Into<String>, host: &str, port: u16, tls: bool) -> Result<Self, url::ParseError> {
         let scheme = if tls { "wss" } else { "ws" };
-        Ok(Self::new(
-            Url::parse(&format!("{scheme}://{host}:{port}"))?,
-            key,
-        ))
+        Ok(Self::new(Url::parse(&format!("{scheme}://{host}:{port}"))?, key))
     }
 
     pub fn new(base_url: Url, key: impl Into<String>) -> Self {
@@ -88,10 +77,7 @@ impl SubscriberConfig {
     /// The delay before reconnect attempt `attempt` (0-based): doubling from `min_backoff` up to
     /// `max_backoff`, then a random point in its upper half so that clients do not return in step.
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let ceiling = self
-            .min_backoff
-            .saturating_mul(1u32 << attempt.min(16))
-            .min(self.max_backoff);
+        let ceiling = self.min_backoff.saturating_mul(1u32 << attempt.min(16)).min(self.max_backoff);
         let jitter = rand::thread_rng().gen_range(0.5..=1.0);
         ceiling.mul_f64(jitter)
     }
@@ -126,10 +112,7 @@ where
 /// An authorizer for applications that subscribe to public channels only.
 pub fn no_auth() -> Arc<dyn Authorizer> {
     Arc::new(|_: String, channel: String| async move {
-        Err(AuthorizeError {
-            status: None,
-            message: format!("no authorizer for {channel}"),
-        })
+        Err(AuthorizeError { status: None, message: format!("no authorizer for {channel}") })
     })
 }
 
@@ -141,26 +124,14 @@ pub enum SubscriberEvent {
     /// The server confirmed a subscription: after a reconnect, catch up on what was missed.
     Subscribed { channel: String },
     /// A subscription was refused, by the application's authorizer or by the server.
-    SubscriptionFailed {
-        channel: String,
-        status: Option<u16>,
-        message: String,
-    },
+    SubscriptionFailed { channel: String, status: Option<u16>, message: String },
     /// An application event.
-    Message {
-        channel: Option<String>,
-        event: String,
-        data: Option<Value>,
-    },
+    Message { channel: Option<String>, event: String, data: Option<Value> },
     /// `pusher:error` from the server.
     ServerError { code: Option<u16>, message: String },
     /// The connection is gone; `retry_in` is `None` when the subscriber gave up (4000–4099 or
     /// [`Subscriber::close`]).
-    Disconnected {
-        code: Option<u16>,
-        reason: String,
-        retry_in: Option<Duration>,
-    },
+    Disconnected { code: Option<u16>, reason: String, retry_in: Option<Duration> },
 }
 
 enum Command {
@@ -177,29 +148,12 @@ pub struct Subscriber {
 
 impl Subscriber {
     /// Start connecting. Events arrive on the returned receiver until the subscriber stops.
-    pub fn start(
-        config: SubscriberConfig,
-        authorizer: Arc<dyn Authorizer>,
-    ) -> (Self, mpsc::Receiver<SubscriberEvent>) {
+    pub fn start(config: SubscriberConfig, authorizer: Arc<dyn Authorizer>) -> (Self, mpsc::Receiver<SubscriberEvent>) {
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (events, event_rx) = mpsc::channel(1024);
-        let task = tokio::spawn(
-            Worker {
-                config,
-                authorizer,
-                events,
-                commands: command_rx,
-                channels: BTreeSet::new(),
-            }
-            .run(),
-        );
-        (
-            Self {
-                commands,
-                task: Some(task),
-            },
-            event_rx,
-        )
+        let task =
+            tokio::spawn(Worker { config, authorizer, events, commands: command_rx, channels: BTreeSet::new() }.run());
+        (Self { commands, task: Some(task) }, event_rx)
     }
 
     /// Subscribe now (if connected) and after every reconnect. Invalid names are reported as
@@ -227,8 +181,10 @@ impl Drop for Subscriber {
     }
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+/// Private-channel authorizations under way: (channel, outcome).
+type PendingAuth = FuturesUnordered<Pin<Box<dyn Future<Output = (String, Result<String, AuthorizeError>)> + Send>>>;
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// How one connection ended.
 enum Ended {
@@ -264,10 +220,7 @@ impl Worker {
                 Err(Ended::ByOwner) => return,
                 Err(Ended::Lost { code, reason }) => (code, reason),
             };
-            let delay = match code
-                .map(ReconnectPolicy::for_close_code)
-                .unwrap_or(ReconnectPolicy::Backoff)
-            {
+            let delay = match code.map(ReconnectPolicy::for_close_code).unwrap_or(ReconnectPolicy::Backoff) {
                 ReconnectPolicy::Never => None,
                 ReconnectPolicy::Immediately => Some(Duration::ZERO),
                 ReconnectPolicy::Backoff => {
@@ -276,15 +229,7 @@ impl Worker {
                 }
             };
             let gave_up = delay.is_none();
-            if !self
-                .emit(SubscriberEvent::Disconnected {
-                    code,
-                    reason,
-                    retry_in: delay,
-                })
-                .await
-                || gave_up
-            {
+            if !self.emit(SubscriberEvent::Disconnected { code, reason, retry_in: delay }).await || gave_up {
                 return;
             }
             if !self.wait(delay.unwrap_or_default()).await {
@@ -316,22 +261,18 @@ impl Worker {
         let lost = |reason: String| Ended::Lost { code: None, reason };
         let url = self.config.connect_url();
         let handshake = async {
-            let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str())
-                .await
-                .map_err(|e| lost(e.to_string()))?;
+            let (mut socket, _) =
+                tokio_tungstenite::connect_async(url.as_str()).await.map_err(|e| lost(e.to_string()))?;
             while let Some(message) = socket.next().await {
                 match message.map_err(|e| lost(e.to_string()))? {
                     Message::Text(text) => {
-                        let frame =
-                            Frame::parse(&text).map_err(|e| lost(format!("invalid frame: {e}")))?;
+                        let frame = Frame::parse(&text).map_err(|e| lost(format!("invalid frame: {e}")))?;
                         match frame.event.as_str() {
                             "pusher:connection_established" => {
                                 let data = frame.data().unwrap_or(Value::Null);
                                 let socket_id = data["socket_id"]
                                     .as_str()
-                                    .ok_or_else(|| {
-                                        lost("connection_established without socket_id".into())
-                                    })?
+                                    .ok_or_else(|| lost("connection_established without socket_id".into()))?
                                     .to_owned();
                                 return Ok((socket, socket_id, data["activity_timeout"].as_u64()));
                             }
@@ -339,10 +280,7 @@ impl Worker {
                                 let data = frame.data().unwrap_or(Value::Null);
                                 return Err(Ended::Lost {
                                     code: data["code"].as_u64().map(|c| c as u16),
-                                    reason: data["message"]
-                                        .as_str()
-                                        .unwrap_or("pusher:error")
-                                        .to_owned(),
+                                    reason: data["message"].as_str().unwrap_or("pusher:error").to_owned(),
                                 });
                             }
                             _ => {}
@@ -372,34 +310,17 @@ impl Worker {
         }
     }
 
-    async fn serve(
-        &mut self,
-        mut socket: Socket,
-        socket_id: String,
-        server_timeout: Option<u64>,
-    ) -> Ended {
-        if !self
-            .emit(SubscriberEvent::Connected {
-                socket_id: socket_id.clone(),
-            })
-            .await
-        {
+    async fn serve(&mut self, mut socket: Socket, socket_id: String, server_timeout: Option<u64>) -> Ended {
+        if !self.emit(SubscriberEvent::Connected { socket_id: socket_id.clone() }).await {
             return Ended::ByOwner;
         }
         let activity = server_timeout
             .map(Duration::from_secs)
-            .map_or(self.config.activity_timeout, |server| {
-                server.min(self.config.activity_timeout)
-            });
-        let mut pending_auth: FuturesUnordered<
-            Pin<Box<dyn Future<Output = (String, Result<String, AuthorizeError>)> + Send>>,
-        > = FuturesUnordered::new();
+            .map_or(self.config.activity_timeout, |server| server.min(self.config.activity_timeout));
+        let mut pending_auth = PendingAuth::new();
 
         for channel in self.channels.clone() {
-            if let Some(failed) = self
-                .begin_subscribe(&mut socket, &socket_id, &channel, &mut pending_auth)
-                .await
-            {
+            if let Some(failed) = self.begin_subscribe(&mut socket, &socket_id, &channel, &mut pending_auth).await {
                 return failed;
             }
         }
@@ -493,9 +414,7 @@ impl Worker {
         socket: &mut Socket,
         socket_id: &str,
         channel: &str,
-        pending_auth: &mut FuturesUnordered<
-            Pin<Box<dyn Future<Output = (String, Result<String, AuthorizeError>)> + Send>>,
-        >,
+        pending_auth: &mut PendingAuth,
     ) -> Option<Ended> {
         match ChannelName::parse(channel) {
             Err(e) => {
@@ -511,10 +430,7 @@ impl Worker {
                 .send(Message::text(protocol::subscribe(channel, None)))
                 .await
                 .err()
-                .map(|e| Ended::Lost {
-                    code: None,
-                    reason: e.to_string(),
-                }),
+                .map(|e| Ended::Lost { code: None, reason: e.to_string() }),
             Ok(_) => {
                 let future = self.authorizer.authorize(socket_id, channel);
                 let channel = channel.to_owned();
@@ -526,17 +442,10 @@ impl Worker {
 
     fn translate(frame: Frame) -> Option<SubscriberEvent> {
         let data = frame.data();
-        let field = |name: &str| {
-            data.as_ref()
-                .and_then(|d| d.get(name))
-                .cloned()
-                .unwrap_or(Value::Null)
-        };
+        let field = |name: &str| data.as_ref().and_then(|d| d.get(name)).cloned().unwrap_or(Value::Null);
         Some(match frame.event.as_str() {
             "pusher:pong" => return None,
-            "pusher_internal:subscription_succeeded" => SubscriberEvent::Subscribed {
-                channel: frame.channel?,
-            },
+            "pusher_internal:subscription_succeeded" => SubscriberEvent::Subscribed { channel: frame.channel? },
             "pusher:subscription_error" => SubscriberEvent::SubscriptionFailed {
                 channel: frame.channel.unwrap_or_default(),
                 status: field("status").as_u64().map(|s| s as u16),
@@ -550,21 +459,12 @@ impl Worker {
                 code: field("code").as_u64().map(|c| c as u16),
                 message: field("message").as_str().unwrap_or_default().to_owned(),
             },
-            _ => SubscriberEvent::Message {
-                channel: frame.channel,
-                event: frame.event,
-                data,
-            },
+            _ => SubscriberEvent::Message { channel: frame.channel, event: frame.event, data },
         })
     }
 
     async fn close(&self, mut socket: Socket) -> Ended {
-        let _ = socket
-            .close(Some(CloseFrame {
-                code: CloseCode::Normal,
-                reason: "".into(),
-            }))
-            .await;
+        let _ = socket.close(Some(CloseFrame { code: CloseCode::Normal, reason: "".into() })).await;
         let _ = self.events.try_send(SubscriberEvent::Disconnected {
             code: Some(1000),
             reason: "closed by the application".into(),
@@ -582,15 +482,9 @@ mod tests {
     fn backoff_doubles_up_to_the_ceiling_with_jitter() {
         let config = SubscriberConfig::for_host("k", "127.0.0.1", 1, false).unwrap();
         for attempt in 0..20 {
-            let ceiling = config
-                .min_backoff
-                .saturating_mul(1 << attempt.min(16))
-                .min(config.max_backoff);
+            let ceiling = config.min_backoff.saturating_mul(1 << attempt.min(16)).min(config.max_backoff);
             let delay = config.backoff(attempt);
-            assert!(
-                delay <= ceiling && delay >= ceiling / 2,
-                "attempt {attempt}: {delay:?} vs {ceiling:?}"
-            );
+            assert!(delay <= ceiling && delay >= ceiling / 2, "attempt {attempt}: {delay:?} vs {ceiling:?}");
         }
     }
 

@@ -20,32 +20,17 @@ pub struct TriggerConfig {
 impl TriggerConfig {
     /// Hosted Pusher: `https://api-{cluster}.pusher.com`.
     pub fn for_cluster(credentials: Credentials, cluster: &str) -> Result<Self, url::ParseError> {
-        Ok(Self::with_base(
-            credentials,
-            Url::parse(&format!("https://api-{cluster}.pusher.com"))?,
-        ))
+        Ok(Self::with_base(credentials, Url::parse(&format!("https://api-{cluster}.pusher.com"))?))
     }
 
     /// A self-hosted server (sockudo, soketi, our relay).
-    pub fn for_host(
-        credentials: Credentials,
-        host: &str,
-        port: u16,
-        tls: bool,
-    ) -> Result<Self, url::ParseError> {
+    pub fn for_host(credentials: Credentials, host: &str, port: u16, tls: bool) -> Result<Self, url::ParseError> {
         let scheme = if tls { "https" } else { "http" };
-        Ok(Self::with_base(
-            credentials,
-            Url::parse(&format!("{scheme}://{host}:{port}"))?,
-        ))
+        Ok(Self::with_base(credentials, Url::parse(&format!("{scheme}://{host}:{port}"))?))
     }
 
     fn with_base(credentials: Credentials, base_url: Url) -> Self {
-        Self {
-            credentials,
-            base_url,
-            timeout: Duration::from_secs(5),
-        }
+        Self { credentials, base_url, timeout: Duration::from_secs(5) }
     }
 }
 
@@ -108,25 +93,17 @@ impl HttpTrigger {
                 batch.len()
             )));
         }
-        let body = serde_json::to_vec(&serde_json::json!({ "batch": batch }))
-            .expect("batches always serialize");
+        let body = serde_json::to_vec(&serde_json::json!({ "batch": batch })).expect("batches always serialize");
         self.post("batch_events", body).await
     }
 
     async fn post(&self, endpoint: &str, body: Vec<u8>) -> Result<(), PublishError> {
         let path = format!("/apps/{}/{endpoint}", self.config.credentials.app_id);
-        let timestamp = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        let query =
-            self.config
-                .credentials
-                .signed_query("POST", &path, &[], Some(&body), timestamp);
+        let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let query = self.config.credentials.signed_query("POST", &path, &[], Some(&body), timestamp);
         let mut url = self.config.base_url.clone();
         url.set_path(&path);
-        url.query_pairs_mut()
-            .extend_pairs(query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        url.query_pairs_mut().extend_pairs(query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let response = self
             .client
             .post(url)
@@ -141,10 +118,7 @@ impl HttpTrigger {
         }
         let text = response.text().await.unwrap_or_default();
         if status.is_client_error() && status != reqwest::StatusCode::TOO_MANY_REQUESTS {
-            Err(PublishError::Rejected {
-                status: status.as_u16(),
-                body: text,
-            })
+            Err(PublishError::Rejected { status: status.as_u16(), body: text })
         } else {
             Err(PublishError::Unavailable(format!("{status}: {text}")))
         }

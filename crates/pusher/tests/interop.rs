@@ -5,9 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chatstudy_pusher::relay::{Relay, RelayConfig};
-use chatstudy_pusher::subscriber::{
-    AuthorizeError, Authorizer, Subscriber, SubscriberConfig, SubscriberEvent,
-};
+use chatstudy_pusher::subscriber::{AuthorizeError, Authorizer, Subscriber, SubscriberConfig, SubscriberEvent};
 use chatstudy_pusher::trigger::{HttpTrigger, TriggerConfig};
 use chatstudy_pusher::{Credentials, Event, PublishError};
 use serde_json::{json, Value};
@@ -26,16 +24,12 @@ impl Target {
     }
 
     fn trigger_with(&self, credentials: Credentials) -> HttpTrigger {
-        HttpTrigger::new(
-            TriggerConfig::for_host(credentials, "127.0.0.1", self.port, false).unwrap(),
-        )
-        .unwrap()
+        HttpTrigger::new(TriggerConfig::for_host(credentials, "127.0.0.1", self.port, false).unwrap()).unwrap()
     }
 
     fn subscriber_config(&self) -> SubscriberConfig {
         let mut config =
-            SubscriberConfig::for_host(self.credentials.key.clone(), "127.0.0.1", self.port, false)
-                .unwrap();
+            SubscriberConfig::for_host(self.credentials.key.clone(), "127.0.0.1", self.port, false).unwrap();
         config.min_backoff = Duration::from_millis(100);
         config.max_backoff = Duration::from_millis(500);
         config
@@ -46,10 +40,7 @@ impl Target {
         signer(self.credentials.clone())
     }
 
-    async fn subscribed(
-        &self,
-        channels: &[&str],
-    ) -> (Subscriber, mpsc::Receiver<SubscriberEvent>, String) {
+    async fn subscribed(&self, channels: &[&str]) -> (Subscriber, mpsc::Receiver<SubscriberEvent>, String) {
         subscribed(self.subscriber_config(), self.authorizer(), channels).await
     }
 }
@@ -76,8 +67,7 @@ async fn subscribed(
         match next(&mut events).await {
             SubscriberEvent::Connected { socket_id: id } => socket_id = id,
             SubscriberEvent::Subscribed { channel } => pending.retain(|c| *c != channel),
-            other @ (SubscriberEvent::SubscriptionFailed { .. }
-            | SubscriberEvent::ServerError { .. }) => {
+            other @ (SubscriberEvent::SubscriptionFailed { .. } | SubscriberEvent::ServerError { .. }) => {
                 panic!("subscribing to {channels:?}: {other:?}")
             }
             _ => {}
@@ -95,17 +85,8 @@ async fn next(events: &mut mpsc::Receiver<SubscriberEvent>) -> SubscriberEvent {
 
 async fn message(events: &mut mpsc::Receiver<SubscriberEvent>) -> (String, String, Value) {
     loop {
-        if let SubscriberEvent::Message {
-            channel,
-            event,
-            data,
-        } = next(events).await
-        {
-            return (
-                channel.unwrap_or_default(),
-                event,
-                data.unwrap_or(Value::Null),
-            );
+        if let SubscriberEvent::Message { channel, event, data } = next(events).await {
+            return (channel.unwrap_or_default(), event, data.unwrap_or(Value::Null));
         }
     }
 }
@@ -113,10 +94,7 @@ async fn message(events: &mut mpsc::Receiver<SubscriberEvent>) -> (String, Strin
 async fn quiet(events: &mut mpsc::Receiver<SubscriberEvent>, wait: Duration) {
     let deadline = tokio::time::Instant::now() + wait;
     while let Ok(Some(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
-        assert!(
-            !matches!(event, SubscriberEvent::Message { .. }),
-            "unexpected {event:?}"
-        );
+        assert!(!matches!(event, SubscriberEvent::Message { .. }), "unexpected {event:?}");
     }
 }
 
@@ -128,12 +106,7 @@ async fn relay_target(adjust: impl FnOnce(&mut RelayConfig)) -> Target {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(relay.clone().serve(listener));
-    Target {
-        name: "relay",
-        port,
-        credentials,
-        _relay: Some(relay),
-    }
+    Target { name: "relay", port, credentials, _relay: Some(relay) }
 }
 
 fn sockudo_target() -> Option<Target> {
@@ -148,17 +121,8 @@ fn sockudo_target() -> Option<Target> {
         }
     };
     let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"));
-    let credentials = Credentials::new(
-        var("SOCKUDO_APP_ID"),
-        var("SOCKUDO_KEY"),
-        var("SOCKUDO_SECRET"),
-    );
-    Some(Target {
-        name: "sockudo",
-        port,
-        credentials,
-        _relay: None,
-    })
+    let credentials = Credentials::new(var("SOCKUDO_APP_ID"), var("SOCKUDO_KEY"), var("SOCKUDO_SECRET"));
+    Some(Target { name: "sockudo", port, credentials, _relay: None })
 }
 
 async fn targets() -> Vec<Target> {
@@ -174,10 +138,7 @@ fn unique(prefix: &str) -> String {
 fn rand_suffix() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos() as u64;
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64;
     nanos * 1000 + COUNTER.fetch_add(1, Ordering::Relaxed)
 }
 
@@ -187,31 +148,12 @@ async fn public_and_private_channels_deliver_events() {
         let (public, private) = (unique("noticias"), unique("private-chat"));
         let (_sub, mut events, _) = target.subscribed(&[&public, &private]).await;
         let trigger = target.trigger();
-        trigger
-            .trigger(&Event::new("aviso", vec![public.clone()], r#"{"n":1}"#))
-            .await
-            .unwrap();
+        trigger.trigger(&Event::new("aviso", vec![public.clone()], r#"{"n":1}"#)).await.unwrap();
+        assert_eq!(message(&mut events).await, (public.clone(), "aviso".into(), json!({ "n": 1 })), "{}", target.name);
+        trigger.trigger(&Event::new("nuevo-mensaje", vec![private.clone()], r#"{"contenido":"hola"}"#)).await.unwrap();
         assert_eq!(
             message(&mut events).await,
-            (public.clone(), "aviso".into(), json!({ "n": 1 })),
-            "{}",
-            target.name
-        );
-        trigger
-            .trigger(&Event::new(
-                "nuevo-mensaje",
-                vec![private.clone()],
-                r#"{"contenido":"hola"}"#,
-            ))
-            .await
-            .unwrap();
-        assert_eq!(
-            message(&mut events).await,
-            (
-                private.clone(),
-                "nuevo-mensaje".into(),
-                json!({ "contenido": "hola" })
-            ),
+            (private.clone(), "nuevo-mensaje".into(), json!({ "contenido": "hola" })),
             "{}",
             target.name
         );
@@ -224,11 +166,7 @@ async fn the_excluded_socket_does_not_receive_its_own_event() {
         let channel = unique("sala");
         let (_a, mut a_events, a_socket) = target.subscribed(&[&channel]).await;
         let (_b, mut b_events, _) = target.subscribed(&[&channel]).await;
-        target
-            .trigger()
-            .trigger(&Event::new("e", vec![channel.clone()], "{}").excluding(a_socket))
-            .await
-            .unwrap();
+        target.trigger().trigger(&Event::new("e", vec![channel.clone()], "{}").excluding(a_socket)).await.unwrap();
         assert_eq!(message(&mut b_events).await.1, "e", "{}", target.name);
         quiet(&mut a_events, Duration::from_millis(500)).await;
     }
@@ -239,19 +177,13 @@ async fn a_batch_reaches_every_channel() {
     for target in targets().await {
         let (one, two) = (unique("uno"), unique("private-dos"));
         let (_sub, mut events, _) = target.subscribed(&[&one, &two]).await;
-        let batch = [
-            Event::new("a", vec![one.clone()], "1"),
-            Event::new("b", vec![two.clone()], "2"),
-        ];
+        let batch = [Event::new("a", vec![one.clone()], "1"), Event::new("b", vec![two.clone()], "2")];
         target.trigger().trigger_batch(&batch).await.unwrap();
         let mut got = vec![message(&mut events).await, message(&mut events).await];
         got.sort_by(|x, y| x.1.cmp(&y.1));
         assert_eq!(
             got,
-            vec![
-                (one.clone(), "a".into(), json!(1)),
-                (two.clone(), "b".into(), json!(2))
-            ],
+            vec![(one.clone(), "a".into(), json!(1)), (two.clone(), "b".into(), json!(2))],
             "{}",
             target.name
         );
@@ -280,11 +212,7 @@ async fn a_forged_channel_signature_is_refused_and_hears_nothing() {
                 _ => {}
             }
         }
-        target
-            .trigger()
-            .trigger(&Event::new("secreto", vec![channel.clone()], "{}"))
-            .await
-            .unwrap();
+        target.trigger().trigger(&Event::new("secreto", vec![channel.clone()], "{}")).await.unwrap();
         quiet(&mut events, Duration::from_millis(500)).await;
     }
 }
@@ -292,58 +220,22 @@ async fn a_forged_channel_signature_is_refused_and_hears_nothing() {
 #[tokio::test]
 async fn trigger_errors_tell_rejection_from_unavailability() {
     for target in targets().await {
-        let wrong = Credentials::new(
-            target.credentials.app_id.clone(),
-            target.credentials.key.clone(),
-            "wrong-secret",
-        );
-        let error = target
-            .trigger_with(wrong)
-            .trigger(&Event::new("e", vec!["c".into()], "{}"))
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(
-                error,
-                PublishError::Rejected {
-                    status: 401 | 403,
-                    ..
-                }
-            ),
-            "{}: {error:?}",
-            target.name
-        );
+        let wrong = Credentials::new(target.credentials.app_id.clone(), target.credentials.key.clone(), "wrong-secret");
+        let error = target.trigger_with(wrong).trigger(&Event::new("e", vec!["c".into()], "{}")).await.unwrap_err();
+        assert!(matches!(error, PublishError::Rejected { status: 401 | 403, .. }), "{}: {error:?}", target.name);
         assert!(!error.is_retryable());
     }
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let nowhere = HttpTrigger::new(
-        TriggerConfig::for_host(Credentials::new("a", "k", "s"), "127.0.0.1", closed, false)
-            .unwrap(),
-    )
-    .unwrap();
-    let error = nowhere
-        .trigger(&Event::new("e", vec!["c".into()], "{}"))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(error, PublishError::Unavailable(_)) && error.is_retryable(),
-        "{error:?}"
-    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let nowhere =
+        HttpTrigger::new(TriggerConfig::for_host(Credentials::new("a", "k", "s"), "127.0.0.1", closed, false).unwrap())
+            .unwrap();
+    let error = nowhere.trigger(&Event::new("e", vec!["c".into()], "{}")).await.unwrap_err();
+    assert!(matches!(error, PublishError::Unavailable(_)) && error.is_retryable(), "{error:?}");
     // Limits are checked before anything is sent.
     let too_big = Event::new("e", vec!["c".into()], "x".repeat(10 * 1024 + 1));
-    assert!(matches!(
-        nowhere.trigger(&too_big).await,
-        Err(PublishError::TooLarge { .. })
-    ));
+    assert!(matches!(nowhere.trigger(&too_big).await, Err(PublishError::TooLarge { .. })));
     let too_many = Event::new("e", (0..101).map(|i| format!("c{i}")).collect(), "{}");
-    assert!(matches!(
-        nowhere.trigger(&too_many).await,
-        Err(PublishError::Invalid(_))
-    ));
+    assert!(matches!(nowhere.trigger(&too_many).await, Err(PublishError::Invalid(_))));
 }
 
 #[tokio::test]
@@ -367,11 +259,7 @@ async fn a_wrong_app_key_is_final() {
     let (_sub, mut events) = Subscriber::start(config, target.authorizer());
     loop {
         if let SubscriberEvent::Disconnected { code, retry_in, .. } = next(&mut events).await {
-            assert_eq!(
-                (code, retry_in),
-                (Some(4001), None),
-                "4000–4099 must not reconnect"
-            );
+            assert_eq!((code, retry_in), (Some(4001), None), "4000–4099 must not reconnect");
             break;
         }
     }
@@ -389,16 +277,9 @@ async fn the_subscriber_answers_pings_and_stays_connected() {
     let (_sub, mut events, _) = subscribed(config, target.authorizer(), &["latido"]).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
     while let Ok(Some(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
-        assert!(
-            !matches!(event, SubscriberEvent::Disconnected { .. }),
-            "{event:?}"
-        );
+        assert!(!matches!(event, SubscriberEvent::Disconnected { .. }), "{event:?}");
     }
-    target
-        .trigger()
-        .trigger(&Event::new("sigue", vec!["latido".into()], "{}"))
-        .await
-        .unwrap();
+    target.trigger().trigger(&Event::new("sigue", vec!["latido".into()], "{}")).await.unwrap();
     assert_eq!(message(&mut events).await.1, "sigue");
 }
 
@@ -406,11 +287,7 @@ async fn the_subscriber_answers_pings_and_stays_connected() {
 /// and says so, and hears what is published afterwards.
 #[tokio::test]
 async fn killing_and_restarting_the_relay_process_resubscribes() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let spawn = || {
         tokio::process::Command::new(env!("CARGO_BIN_EXE_chatstudy-relay"))
             .env("RELAY_APP_ID", "app")
@@ -423,10 +300,7 @@ async fn killing_and_restarting_the_relay_process_resubscribes() {
     };
     let wait_listening = || async {
         for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -439,8 +313,7 @@ async fn killing_and_restarting_the_relay_process_resubscribes() {
     let mut config = SubscriberConfig::for_host("key", "127.0.0.1", port, false).unwrap();
     config.min_backoff = Duration::from_millis(100);
     config.max_backoff = Duration::from_millis(400);
-    let (_sub, mut events, first_socket) =
-        subscribed(config, signer(credentials.clone()), &["private-chat-7"]).await;
+    let (_sub, mut events, first_socket) = subscribed(config, signer(credentials.clone()), &["private-chat-7"]).await;
 
     relay.kill().await.unwrap();
     let mut relay = spawn();
@@ -462,13 +335,8 @@ async fn killing_and_restarting_the_relay_process_resubscribes() {
     }
     assert!(disconnected);
     assert_ne!(new_socket.expect("connected again"), first_socket);
-    let trigger =
-        HttpTrigger::new(TriggerConfig::for_host(credentials, "127.0.0.1", port, false).unwrap())
-            .unwrap();
-    trigger
-        .trigger(&Event::new("despues", vec!["private-chat-7".into()], "{}"))
-        .await
-        .unwrap();
+    let trigger = HttpTrigger::new(TriggerConfig::for_host(credentials, "127.0.0.1", port, false).unwrap()).unwrap();
+    trigger.trigger(&Event::new("despues", vec!["private-chat-7".into()], "{}")).await.unwrap();
     assert_eq!(message(&mut events).await.1, "despues");
     relay.kill().await.unwrap();
 }

@@ -10,8 +10,7 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn relay(adjust: impl FnOnce(&mut RelayConfig)) -> (Relay, u16) {
     let mut config = RelayConfig::new(Credentials::new("app", "key", "secret"));
@@ -26,14 +25,9 @@ async fn relay(adjust: impl FnOnce(&mut RelayConfig)) -> (Relay, u16) {
 async fn connect_to(url: &str, origin: Option<&str>) -> Ws {
     let mut request = url.into_client_request().unwrap();
     if let Some(origin) = origin {
-        request
-            .headers_mut()
-            .insert("origin", origin.parse().unwrap());
+        request.headers_mut().insert("origin", origin.parse().unwrap());
     }
-    tokio_tungstenite::connect_async(request)
-        .await
-        .expect("handshake")
-        .0
+    tokio_tungstenite::connect_async(request).await.expect("handshake").0
 }
 
 /// Connected and past `connection_established`; returns the socket id.
@@ -73,11 +67,7 @@ async fn ping_pong(ws: &mut Ws) {
 async fn malformed_binary_unknown_and_client_events_get_errors_and_the_connection_stays() {
     let (_relay, port) = relay(|_| {}).await;
     let (mut ws, _) = connect(port).await;
-    for bad in [
-        Message::text("{not json"),
-        Message::text("[1,2]"),
-        Message::binary(vec![1u8, 2, 3]),
-    ] {
+    for bad in [Message::text("{not json"), Message::text("[1,2]"), Message::binary(vec![1u8, 2, 3])] {
         ws.send(bad).await.unwrap();
         let reply = recv(&mut ws).await;
         assert_eq!(reply["event"], "pusher:error");
@@ -107,42 +97,21 @@ async fn channel_rules_and_signatures_are_enforced_per_subscription() {
             json!({ "channel": "private-chat-1", "auth": credentials.channel_auth(&other_socket, "private-chat-1") }),
             401,
         ),
-        (
-            json!({ "channel": "private-chat-1", "auth": "key:00" }),
-            401,
-        ),
+        (json!({ "channel": "private-chat-1", "auth": "key:00" }), 401),
     ];
     for (data, status) in cases {
-        send(
-            &mut ws,
-            json!({ "event": "pusher:subscribe", "data": data }),
-        )
-        .await;
+        send(&mut ws, json!({ "event": "pusher:subscribe", "data": data })).await;
         let reply = recv(&mut ws).await;
         assert_eq!(reply["event"], "pusher:subscription_error", "{data}");
         assert_eq!(reply["data"]["status"], status, "{data}");
     }
     let auth = credentials.channel_auth(&socket_id, "private-chat-1");
     send(&mut ws, json!({ "event": "pusher:subscribe", "data": { "channel": "private-chat-1", "auth": auth } })).await;
-    assert_eq!(
-        recv(&mut ws).await["event"],
-        "pusher_internal:subscription_succeeded"
-    );
+    assert_eq!(recv(&mut ws).await["event"], "pusher_internal:subscription_succeeded");
     // data as a JSON string, as some clients send it.
-    send(
-        &mut ws,
-        json!({ "event": "pusher:subscribe", "data": "{\"channel\":\"publico\"}" }),
-    )
-    .await;
-    assert_eq!(
-        recv(&mut ws).await["event"],
-        "pusher_internal:subscription_succeeded"
-    );
-    send(
-        &mut ws,
-        json!({ "event": "pusher:subscribe", "data": { "channel": "tercero" } }),
-    )
-    .await;
+    send(&mut ws, json!({ "event": "pusher:subscribe", "data": "{\"channel\":\"publico\"}" })).await;
+    assert_eq!(recv(&mut ws).await["event"], "pusher_internal:subscription_succeeded");
+    send(&mut ws, json!({ "event": "pusher:subscribe", "data": { "channel": "tercero" } })).await;
     let too_many = recv(&mut ws).await;
     assert_eq!(too_many["event"], "pusher:subscription_error");
     assert_eq!(relay.subscriber_count("tercero"), 0);
@@ -153,43 +122,20 @@ async fn an_oversize_frame_closes_only_that_connection_with_1009() {
     let (_relay, port) = relay(|_| {}).await;
     let (mut big, _) = connect(port).await;
     let (mut bystander, _) = connect(port).await;
-    big.send(Message::text("x".repeat(20 * 1024)))
-        .await
-        .unwrap();
+    big.send(Message::text("x".repeat(20 * 1024))).await.unwrap();
     assert_eq!(recv(&mut big).await, json!({ "close": 1009 }));
     ping_pong(&mut bystander).await;
 }
 
 #[tokio::test]
 async fn connection_refusals_use_final_close_codes() {
-    let (_relay, port) =
-        relay(|c| c.allowed_origins = Some(vec!["https://chatstudy.example".into()])).await;
+    let (_relay, port) = relay(|c| c.allowed_origins = Some(vec!["https://chatstudy.example".into()])).await;
     for (url, origin, code) in [
-        (
-            format!("ws://127.0.0.1:{port}/app/otra?protocol=7"),
-            Some("https://chatstudy.example"),
-            4001,
-        ),
-        (
-            format!("ws://127.0.0.1:{port}/app/key"),
-            Some("https://chatstudy.example"),
-            4008,
-        ),
-        (
-            format!("ws://127.0.0.1:{port}/app/key?protocol=9"),
-            Some("https://chatstudy.example"),
-            4007,
-        ),
-        (
-            format!("ws://127.0.0.1:{port}/app/key?protocol=7"),
-            Some("https://evil.example"),
-            4009,
-        ),
-        (
-            format!("ws://127.0.0.1:{port}/app/key?protocol=7"),
-            None,
-            4009,
-        ),
+        (format!("ws://127.0.0.1:{port}/app/otra?protocol=7"), Some("https://chatstudy.example"), 4001),
+        (format!("ws://127.0.0.1:{port}/app/key"), Some("https://chatstudy.example"), 4008),
+        (format!("ws://127.0.0.1:{port}/app/key?protocol=9"), Some("https://chatstudy.example"), 4007),
+        (format!("ws://127.0.0.1:{port}/app/key?protocol=7"), Some("https://evil.example"), 4009),
+        (format!("ws://127.0.0.1:{port}/app/key?protocol=7"), None, 4009),
     ] {
         let mut ws = connect_to(&url, origin).await;
         let error = recv(&mut ws).await;
@@ -200,15 +146,9 @@ async fn connection_refusals_use_final_close_codes() {
         );
         assert_eq!(recv(&mut ws).await, json!({ "close": code }), "{url}");
     }
-    let mut allowed = connect_to(
-        &format!("ws://127.0.0.1:{port}/app/key?protocol=7"),
-        Some("https://chatstudy.example"),
-    )
-    .await;
-    assert_eq!(
-        recv(&mut allowed).await["event"],
-        "pusher:connection_established"
-    );
+    let mut allowed =
+        connect_to(&format!("ws://127.0.0.1:{port}/app/key?protocol=7"), Some("https://chatstudy.example")).await;
+    assert_eq!(recv(&mut allowed).await["event"], "pusher:connection_established");
 }
 
 #[tokio::test]
@@ -223,23 +163,14 @@ async fn a_client_that_stops_answering_is_pinged_then_closed_with_4201() {
     assert_eq!(recv(&mut ws).await, json!({ "close": 4201 }));
 }
 
-fn signed_url(
-    port: u16,
-    credentials: &Credentials,
-    path: &str,
-    body: &str,
-    timestamp: u64,
-) -> String {
+fn signed_url(port: u16, credentials: &Credentials, path: &str, body: &str, timestamp: u64) -> String {
     let query = credentials.signed_query("POST", path, &[], Some(body.as_bytes()), timestamp);
     let query: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
     format!("http://127.0.0.1:{port}{path}?{}", query.join("&"))
 }
 
 fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
 }
 
 #[tokio::test]
@@ -250,57 +181,23 @@ async fn the_http_api_checks_signature_time_body_and_limits() {
     let post = |url: String, body: String| {
         let http = http.clone();
         async move {
-            let response = http
-                .post(url)
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .unwrap();
+            let response = http.post(url).header("content-type", "application/json").body(body).send().await.unwrap();
             let status = response.status().as_u16();
             let body: Value = response.json().await.unwrap_or(Value::Null);
             (status, body)
         }
     };
     let good = json!({ "name": "e", "channels": ["c"], "data": "{}" }).to_string();
-    assert_eq!(
-        post(
-            signed_url(port, &credentials, "/apps/app/events", &good, now()),
-            good.clone()
-        )
-        .await
-        .0,
-        200
-    );
+    assert_eq!(post(signed_url(port, &credentials, "/apps/app/events", &good, now()), good.clone()).await.0, 200);
 
     let wrong_secret = Credentials::new("app", "key", "nope");
     let other_app = Credentials::new("otra", "key", "secret");
     let cases = [
-        (
-            signed_url(port, &wrong_secret, "/apps/app/events", &good, now()),
-            good.clone(),
-            401,
-        ),
-        (
-            signed_url(port, &credentials, "/apps/app/events", &good, now() - 601),
-            good.clone(),
-            401,
-        ),
-        (
-            signed_url(port, &credentials, "/apps/app/events", &good, now()),
-            good.replace("\"e\"", "\"f\""),
-            401,
-        ),
-        (
-            signed_url(port, &other_app, "/apps/otra/events", &good, now()),
-            good.clone(),
-            404,
-        ),
-        (
-            format!("http://127.0.0.1:{port}/apps/app/events"),
-            good.clone(),
-            401,
-        ),
+        (signed_url(port, &wrong_secret, "/apps/app/events", &good, now()), good.clone(), 401),
+        (signed_url(port, &credentials, "/apps/app/events", &good, now() - 601), good.clone(), 401),
+        (signed_url(port, &credentials, "/apps/app/events", &good, now()), good.replace("\"e\"", "\"f\""), 401),
+        (signed_url(port, &other_app, "/apps/otra/events", &good, now()), good.clone(), 404),
+        (format!("http://127.0.0.1:{port}/apps/app/events"), good.clone(), 401),
     ];
     for (url, body, status) in cases {
         let (got, answer) = post(url.clone(), body).await;
@@ -310,45 +207,18 @@ async fn the_http_api_checks_signature_time_body_and_limits() {
 
     let channels: Vec<String> = (0..101).map(|i| format!("c{i}")).collect();
     let bodies = [
-        (
-            json!({ "name": "e", "channels": channels, "data": "{}" }).to_string(),
-            400,
-        ),
-        (
-            json!({ "name": "e", "channels": ["c"], "data": "x".repeat(10 * 1024 + 1) })
-                .to_string(),
-            413,
-        ),
-        (
-            json!({ "name": "e", "channels": ["mal nombre"], "data": "{}" }).to_string(),
-            400,
-        ),
-        (
-            json!({ "name": "e", "channels": ["c"], "data": "{}", "socket_id": "abc" }).to_string(),
-            400,
-        ),
+        (json!({ "name": "e", "channels": channels, "data": "{}" }).to_string(), 400),
+        (json!({ "name": "e", "channels": ["c"], "data": "x".repeat(10 * 1024 + 1) }).to_string(), 413),
+        (json!({ "name": "e", "channels": ["mal nombre"], "data": "{}" }).to_string(), 400),
+        (json!({ "name": "e", "channels": ["c"], "data": "{}", "socket_id": "abc" }).to_string(), 400),
         ("{roto".to_owned(), 400),
     ];
     for (body, status) in bodies {
-        let (got, answer) = post(
-            signed_url(port, &credentials, "/apps/app/events", &body, now()),
-            body.clone(),
-        )
-        .await;
+        let (got, answer) = post(signed_url(port, &credentials, "/apps/app/events", &body, now()), body.clone()).await;
         assert_eq!(got, status, "{}", &body[..body.len().min(80)]);
         assert!(answer["error"].is_string());
     }
-    let batch: Vec<Value> = (0..11)
-        .map(|i| json!({ "name": "e", "channel": format!("c{i}"), "data": "{}" }))
-        .collect();
+    let batch: Vec<Value> = (0..11).map(|i| json!({ "name": "e", "channel": format!("c{i}"), "data": "{}" })).collect();
     let body = json!({ "batch": batch }).to_string();
-    assert_eq!(
-        post(
-            signed_url(port, &credentials, "/apps/app/batch_events", &body, now()),
-            body
-        )
-        .await
-        .0,
-        400
-    );
+    assert_eq!(post(signed_url(port, &credentials, "/apps/app/batch_events", &body, now()), body).await.0, 400);
 }

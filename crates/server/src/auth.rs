@@ -5,9 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -41,11 +39,7 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
 
 /// Whether `password` matches `hash`; a malformed hash matches nothing.
 pub fn verify_password(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
-    })
+    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
 /// A hash to verify against when the email is unknown, so both failures take the same time.
@@ -67,24 +61,25 @@ fn token_hash(token: &str) -> TokenHash {
 pub struct Sessions {
     ttl: Duration,
     cache_ttl: Duration,
-    cache: Mutex<HashMap<TokenHash, (AuthUser, DateTime<Utc>, Instant)>>,
+    cache: Mutex<HashMap<TokenHash, CachedSession>>,
+}
+
+struct CachedSession {
+    user: AuthUser,
+    expires: DateTime<Utc>,
+    seen: Instant,
 }
 
 impl Sessions {
     pub fn new(ttl: Duration) -> Self {
-        Self {
-            ttl,
-            cache_ttl: Duration::from_secs(30),
-            cache: Mutex::new(HashMap::new()),
-        }
+        Self { ttl, cache_ttl: Duration::from_secs(30), cache: Mutex::new(HashMap::new()) }
     }
 
     pub async fn create(&self, pool: &PgPool, user_id: i32) -> sqlx::Result<String> {
         let mut bytes = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut bytes);
         let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-        let expires =
-            Utc::now() + chrono::Duration::from_std(self.ttl).unwrap_or(chrono::Duration::days(30));
+        let expires = Utc::now() + chrono::Duration::from_std(self.ttl).unwrap_or(chrono::Duration::days(30));
         sqlx::query("INSERT INTO sesiones (token_hash, id_usuario, expira) VALUES ($1, $2, $3)")
             .bind(&token_hash(&token)[..])
             .bind(user_id)
@@ -97,9 +92,9 @@ impl Sessions {
     pub async fn authenticate(&self, pool: &PgPool, token: &str) -> sqlx::Result<Option<AuthUser>> {
         let hash = token_hash(token);
         let now = Utc::now();
-        if let Some((user, expires, seen)) = self.cache.lock().expect("session cache").get(&hash) {
-            if seen.elapsed() < self.cache_ttl && *expires > now {
-                return Ok(Some(user.clone()));
+        if let Some(cached) = self.cache.lock().expect("session cache").get(&hash) {
+            if cached.seen.elapsed() < self.cache_ttl && cached.expires > now {
+                return Ok(Some(cached.user.clone()));
             }
         }
         let row: Option<(i32, String, String, Role, DateTime<Utc>)> = sqlx::query_as(
@@ -113,16 +108,11 @@ impl Sessions {
         let mut cache = self.cache.lock().expect("session cache");
         match row {
             Some((id, nombre, email, rol, expires)) => {
-                let user = AuthUser {
-                    id,
-                    nombre,
-                    email,
-                    rol,
-                };
+                let user = AuthUser { id, nombre, email, rol };
                 if cache.len() > 100_000 {
-                    cache.retain(|_, (_, _, seen)| seen.elapsed() < self.cache_ttl);
+                    cache.retain(|_, cached| cached.seen.elapsed() < self.cache_ttl);
                 }
-                cache.insert(hash, (user.clone(), expires, Instant::now()));
+                cache.insert(hash, CachedSession { user: user.clone(), expires, seen: Instant::now() });
                 Ok(Some(user))
             }
             None => {
@@ -135,39 +125,26 @@ impl Sessions {
     pub async fn revoke(&self, pool: &PgPool, token: &str) -> sqlx::Result<()> {
         let hash = token_hash(token);
         self.cache.lock().expect("session cache").remove(&hash);
-        sqlx::query(
-            "UPDATE sesiones SET revocada = now() WHERE token_hash = $1 AND revocada IS NULL",
-        )
-        .bind(&hash[..])
-        .execute(pool)
-        .await?;
+        sqlx::query("UPDATE sesiones SET revocada = now() WHERE token_hash = $1 AND revocada IS NULL")
+            .bind(&hash[..])
+            .execute(pool)
+            .await?;
         Ok(())
     }
 }
 
 /// The bearer token of a request, if it has one.
 pub fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts
-        .headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+    let value = parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts)
-            .ok_or_else(|| ApiError::Unauthorized("Falta el token de sesión".into()))?;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts).ok_or_else(|| ApiError::Unauthorized("Falta el token de sesión".into()))?;
         state
             .sessions
             .authenticate(&state.pool, token)
@@ -186,20 +163,14 @@ pub struct LoginThrottle {
 
 impl LoginThrottle {
     pub fn new(max_failures: u32, window: Duration) -> Self {
-        Self {
-            max_failures,
-            window,
-            failures: Mutex::new(HashMap::new()),
-        }
+        Self { max_failures, window, failures: Mutex::new(HashMap::new()) }
     }
 
     /// `Err(seconds to wait)` when the address is locked out.
     pub fn check(&self, email: &str) -> Result<(), u64> {
         let failures = self.failures.lock().expect("throttle lock");
         match failures.get(email) {
-            Some((count, first))
-                if *count >= self.max_failures && first.elapsed() < self.window =>
-            {
+            Some((count, first)) if *count >= self.max_failures && first.elapsed() < self.window => {
                 Err((self.window - first.elapsed()).as_secs().max(1))
             }
             _ => Ok(()),
@@ -211,9 +182,7 @@ impl LoginThrottle {
         if failures.len() > 100_000 {
             failures.retain(|_, (_, first)| first.elapsed() < self.window);
         }
-        let entry = failures
-            .entry(email.to_owned())
-            .or_insert((0, Instant::now()));
+        let entry = failures.entry(email.to_owned()).or_insert((0, Instant::now()));
         if entry.1.elapsed() >= self.window {
             *entry = (0, Instant::now());
         }

@@ -6,24 +6,12 @@ use crate::auth::hash_password;
 use crate::domain::Role;
 
 /// Create a user; fails if the address is taken (in any letter case).
-pub async fn add_user(
-    pool: &PgPool,
-    rol: Role,
-    email: &str,
-    nombre: &str,
-    password: &str,
-) -> anyhow::Result<i32> {
+pub async fn add_user(pool: &PgPool, rol: Role, email: &str, nombre: &str, password: &str) -> anyhow::Result<i32> {
     let email = email.trim();
     let nombre = nombre.trim();
-    anyhow::ensure!(
-        email.contains('@') && email.len() <= 254,
-        "{email:?} no es un correo válido"
-    );
+    anyhow::ensure!(email.contains('@') && email.len() <= 254, "{email:?} no es un correo válido");
     anyhow::ensure!(!nombre.is_empty(), "el nombre está vacío");
-    anyhow::ensure!(
-        password.chars().count() >= 8,
-        "la contraseña debe tener al menos 8 caracteres"
-    );
+    anyhow::ensure!(password.chars().count() >= 8, "la contraseña debe tener al menos 8 caracteres");
     let hash = hash_password(password)?;
     let id: Option<i32> = sqlx::query_scalar(
         "INSERT INTO usuarios (nombre, email, rol, password_hash) VALUES ($1, $2, $3, $4)
@@ -42,22 +30,10 @@ pub async fn add_user(
 pub const DEMO_PASSWORD: &str = "chatstudy";
 pub const DEMO_USERS: [(&str, &str, Role); 5] = [
     ("Ana Martínez", "ana.martinez@demo.chatstudy", Role::Asesor),
-    (
-        "Luis Fernández",
-        "luis.fernandez@demo.chatstudy",
-        Role::Asesor,
-    ),
+    ("Luis Fernández", "luis.fernandez@demo.chatstudy", Role::Asesor),
     ("Carla Ruiz", "carla.ruiz@demo.chatstudy", Role::Estudiante),
-    (
-        "Diego Pérez",
-        "diego.perez@demo.chatstudy",
-        Role::Estudiante,
-    ),
-    (
-        "Elena Sánchez",
-        "elena.sanchez@demo.chatstudy",
-        Role::Estudiante,
-    ),
+    ("Diego Pérez", "diego.perez@demo.chatstudy", Role::Estudiante),
+    ("Elena Sánchez", "elena.sanchez@demo.chatstudy", Role::Estudiante),
 ];
 
 /// (student, advisor, messages alternating from the student).
@@ -79,14 +55,7 @@ const DEMO_CHATS: [(usize, usize, &[&str]); 3] = [
             "Buenos días, Diego. Cuéntame qué asignaturas te interesan.",
         ],
     ),
-    (
-        4,
-        1,
-        &[
-            "Hola Luis, ¿cuándo es la fecha límite para el TFG?",
-            "Hola Elena: el 15 de junio. Te envío la guía.",
-        ],
-    ),
+    (4, 1, &["Hola Luis, ¿cuándo es la fecha límite para el TFG?", "Hola Elena: el 15 de junio. Te envío la guía."]),
 ];
 
 /// Idempotent demo data: two advisors, three students and three conversations with a few messages.
@@ -124,11 +93,7 @@ pub async fn demo(pool: &PgPool) -> anyhow::Result<()> {
         .await?;
         if let Some(conversation) = created {
             for (i, text) in messages.iter().enumerate() {
-                let (sender, receiver) = if i % 2 == 0 {
-                    (student, advisor)
-                } else {
-                    (advisor, student)
-                };
+                let (sender, receiver) = if i % 2 == 0 { (student, advisor) } else { (advisor, student) };
                 let minutes_ago = (messages.len() - i) as i32 * 7;
                 sqlx::query(
                     "INSERT INTO chat_mensaje (id_conversacion, contenido, id_usuario, fecha_envio, client_id)

@@ -9,11 +9,7 @@ use clap::Args;
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// PostgreSQL connection string.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "postgres://chatstudy@127.0.0.1:5432/chatstudy"
-    )]
+    #[arg(long, env = "DATABASE_URL", default_value = "postgres://chatstudy@127.0.0.1:5432/chatstudy")]
     pub database_url: String,
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
     pub database_max_connections: u32,
@@ -85,13 +81,7 @@ pub enum Realtime {
     /// The built-in relay, on its own port.
     Embedded { credentials: Credentials },
     /// Hosted Pusher (`cluster`) or a self-hosted server (`host`).
-    External {
-        credentials: Credentials,
-        cluster: Option<String>,
-        host: Option<String>,
-        port: Option<u16>,
-        tls: bool,
-    },
+    External { credentials: Credentials, cluster: Option<String>, host: Option<String>, port: Option<u16>, tls: bool },
 }
 
 impl Config {

@@ -27,9 +27,7 @@ impl MessageText {
             return Err(MessageTextError::Empty);
         }
         // The JSON-escaped size is what travels: 4,000 emoji or control characters would not fit.
-        let encoded = serde_json::to_string(text)
-            .expect("strings serialize")
-            .len();
+        let encoded = serde_json::to_string(text).expect("strings serialize").len();
         if text.chars().count() > MAX_MESSAGE_CHARS || encoded > MAX_MESSAGE_PAYLOAD_BYTES {
             return Err(MessageTextError::TooLong);
         }
@@ -73,9 +71,7 @@ impl std::str::FromStr for Role {
         match s {
             "estudiante" => Ok(Role::Estudiante),
             "asesor" => Ok(Role::Asesor),
-            other => Err(format!(
-                "rol desconocido {other:?}: use estudiante o asesor"
-            )),
+            other => Err(format!("rol desconocido {other:?}: use estudiante o asesor")),
         }
     }
 }
@@ -103,20 +99,11 @@ mod tests {
         assert_eq!(MessageText::parse("  hola \n").unwrap().as_str(), "hola");
         assert_eq!(MessageText::parse(" \n\t "), Err(MessageTextError::Empty));
         assert!(MessageText::parse(&"ñ".repeat(MAX_MESSAGE_CHARS)).is_ok());
-        assert_eq!(
-            MessageText::parse(&"a".repeat(MAX_MESSAGE_CHARS + 1)),
-            Err(MessageTextError::TooLong)
-        );
+        assert_eq!(MessageText::parse(&"a".repeat(MAX_MESSAGE_CHARS + 1)), Err(MessageTextError::TooLong));
         // 4,000 emoji are 16,000 bytes: too big for one realtime event.
-        assert_eq!(
-            MessageText::parse(&"😀".repeat(MAX_MESSAGE_CHARS)),
-            Err(MessageTextError::TooLong)
-        );
+        assert_eq!(MessageText::parse(&"😀".repeat(MAX_MESSAGE_CHARS)), Err(MessageTextError::TooLong));
         // Control characters grow sixfold when JSON-escaped.
-        assert_eq!(
-            MessageText::parse(&"a\u{1}".repeat(1_500)),
-            Err(MessageTextError::TooLong)
-        );
+        assert_eq!(MessageText::parse(&"a\u{1}".repeat(1_500)), Err(MessageTextError::TooLong));
     }
 
     #[test]

@@ -9,10 +9,7 @@ use serde_json::{json, Value};
 pub enum ApiError {
     /// 400, with extra fields merged into the body (e.g. `required`).
     #[error("{message}")]
-    BadRequest {
-        message: String,
-        extra: Option<Value>,
-    },
+    BadRequest { message: String, extra: Option<Value> },
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
@@ -26,10 +23,7 @@ pub enum ApiError {
     #[error("{0}")]
     Unprocessable(String),
     #[error("{message}")]
-    TooManyRequests {
-        message: String,
-        retry_after_secs: u64,
-    },
+    TooManyRequests { message: String, retry_after_secs: u64 },
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -40,10 +34,7 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::BadRequest {
-            message: message.into(),
-            extra: None,
-        }
+        Self::BadRequest { message: message.into(), extra: None }
     }
 }
 
@@ -63,13 +54,9 @@ impl IntoResponse for ApiError {
             Self::Conflict(m) => (StatusCode::CONFLICT, json!({ "error": m })),
             Self::PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, json!({ "error": m })),
             Self::Unprocessable(m) => (StatusCode::UNPROCESSABLE_ENTITY, json!({ "error": m })),
-            Self::TooManyRequests {
-                message,
-                retry_after_secs,
-            } => (
-                StatusCode::TOO_MANY_REQUESTS,
-                json!({ "error": message, "retry_after": retry_after_secs }),
-            ),
+            Self::TooManyRequests { message, retry_after_secs } => {
+                (StatusCode::TOO_MANY_REQUESTS, json!({ "error": message, "retry_after": retry_after_secs }))
+            }
             Self::Database(e) if is_unavailable(e) => {
                 tracing::error!(error = %e, "database unavailable");
                 (
@@ -79,39 +66,24 @@ impl IntoResponse for ApiError {
             }
             Self::Database(e) => {
                 tracing::error!(error = %e, "database error");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    json!({ "error": "Error interno del servidor" }),
-                )
+                (StatusCode::INTERNAL_SERVER_ERROR, json!({ "error": "Error interno del servidor" }))
             }
             Self::Internal(e) => {
                 tracing::error!(error = ?e, "internal error");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    json!({ "error": "Error interno del servidor" }),
-                )
+                (StatusCode::INTERNAL_SERVER_ERROR, json!({ "error": "Error interno del servidor" }))
             }
         };
         if body.get("error").is_none() {
             body = json!({ "error": self.to_string() });
         }
         let mut response = (status, Json(body)).into_response();
-        if let Self::TooManyRequests {
-            retry_after_secs, ..
-        } = self
-        {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(retry_after_secs.max(1)),
-            );
+        if let Self::TooManyRequests { retry_after_secs, .. } = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs.max(1)));
         }
         response
     }
 }
 
 fn is_unavailable(e: &sqlx::Error) -> bool {
-    matches!(
-        e,
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
-    )
+    matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed)
 }

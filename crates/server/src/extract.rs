@@ -25,9 +25,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::PayloadTooLarge("La petición es demasiado grande".into())
-        }
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge("La petición es demasiado grande".into()),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => {
             ApiError::bad_request("El cuerpo debe ser JSON (Content-Type: application/json)")
         }
@@ -45,9 +43,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| Self(q.0))
-            .map_err(|e: QueryRejection| {
-                ApiError::bad_request(format!("Parámetros inválidos: {}", e.body_text()))
-            })
+            .map_err(|e: QueryRejection| ApiError::bad_request(format!("Parámetros inválidos: {}", e.body_text())))
     }
 }
 

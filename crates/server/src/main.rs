@@ -48,24 +48,15 @@ enum UserCommand {
 async fn main() -> anyhow::Result<()> {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
     if cli.log_json {
-        tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(filter)
-            .init();
+        tracing_subscriber::fmt().json().with_env_filter(filter).init();
     } else {
         tracing_subscriber::fmt().with_env_filter(filter).init();
     }
 
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => {
-            App::build(cli.config)
-                .await?
-                .run_until(startup::shutdown_signal())
-                .await
-        }
+        Command::Serve => App::build(cli.config).await?.run_until(startup::shutdown_signal()).await,
         Command::Migrate => {
             let pool = startup::connect(&cli.config).await?;
             startup::migrate(&pool).await?;
@@ -74,9 +65,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::User(UserCommand::Add { rol, email, nombre }) => {
             let mut password = String::new();
-            std::io::stdin()
-                .read_to_string(&mut password)
-                .context("reading the password from stdin")?;
+            std::io::stdin().read_to_string(&mut password).context("reading the password from stdin")?;
             let password = password.trim_end_matches(['\r', '\n']);
             let pool = startup::connect(&cli.config).await?;
             startup::migrate(&pool).await?;
@@ -88,10 +77,7 @@ async fn main() -> anyhow::Result<()> {
             let pool = startup::connect(&cli.config).await?;
             startup::migrate(&pool).await?;
             cli::demo(&pool).await?;
-            println!(
-                "datos de demostración cargados; contraseña de todas las cuentas: {}",
-                cli::DEMO_PASSWORD
-            );
+            println!("datos de demostración cargados; contraseña de todas las cuentas: {}", cli::DEMO_PASSWORD);
             for (nombre, email, rol) in cli::DEMO_USERS {
                 println!("  {:<11} {email:<34} {nombre}", rol.as_str());
             }

@@ -13,11 +13,7 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     pub fn new(rate: f64, burst: u32) -> Self {
-        Self {
-            rate,
-            burst: f64::from(burst.max(1)),
-            buckets: Mutex::new(HashMap::new()),
-        }
+        Self { rate, burst: f64::from(burst.max(1)), buckets: Mutex::new(HashMap::new()) }
     }
 
     /// Take one token for `user`; `Err(seconds)` says how long until one is available.
@@ -30,9 +26,7 @@ impl RateLimiter {
         if buckets.len() > 100_000 {
             // Full buckets carry no state worth keeping.
             let (rate, burst) = (self.rate, self.burst);
-            buckets.retain(|_, (tokens, at)| {
-                *tokens + now.duration_since(*at).as_secs_f64() * rate < burst
-            });
+            buckets.retain(|_, (tokens, at)| *tokens + now.duration_since(*at).as_secs_f64() * rate < burst);
         }
         let (tokens, at) = buckets.entry(user).or_insert((self.burst, now));
         *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate).min(self.burst);

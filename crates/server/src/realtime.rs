@@ -21,11 +21,7 @@ pub struct Notifier {
 
 impl Notifier {
     pub fn new(publisher: Arc<dyn Publisher>) -> Self {
-        Self {
-            publisher,
-            tracker: TaskTracker::new(),
-            first_retry: Duration::from_millis(500),
-        }
+        Self { publisher, tracker: TaskTracker::new(), first_retry: Duration::from_millis(500) }
     }
 
     /// Publish `data` as `event` on `channels`, in the background.
@@ -58,14 +54,8 @@ impl Notifier {
     /// Wait (at most `grace`) for events still being published, e.g. at shutdown.
     pub async fn drain(&self, grace: Duration) {
         self.tracker.close();
-        if tokio::time::timeout(grace, self.tracker.wait())
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                pending = self.tracker.len(),
-                "shutting down with events still unpublished"
-            );
+        if tokio::time::timeout(grace, self.tracker.wait()).await.is_err() {
+            tracing::warn!(pending = self.tracker.len(), "shutting down with events still unpublished");
         }
     }
 }

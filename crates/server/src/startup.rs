@@ -30,19 +30,8 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Where events go and what clients are told about it.
 #[derive(Debug, Clone)]
 pub enum RealtimeTarget {
-    Embedded {
-        credentials: Credentials,
-        public_host: Option<String>,
-        public_port: u16,
-        public_tls: bool,
-    },
-    External {
-        credentials: Credentials,
-        cluster: Option<String>,
-        host: Option<String>,
-        port: Option<u16>,
-        tls: bool,
-    },
+    Embedded { credentials: Credentials, public_host: Option<String>, public_port: u16, public_tls: bool },
+    External { credentials: Credentials, cluster: Option<String>, host: Option<String>, port: Option<u16>, tls: bool },
 }
 
 impl RealtimeTarget {
@@ -70,19 +59,11 @@ pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
         .acquire_timeout(Duration::from_secs(5))
         .connect(&config.database_url)
         .await
-        .with_context(|| {
-            format!(
-                "connecting to PostgreSQL ({})",
-                redact(&config.database_url)
-            )
-        })
+        .with_context(|| format!("connecting to PostgreSQL ({})", redact(&config.database_url)))
 }
 
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    sqlx::migrate!("../../migrations")
-        .run(pool)
-        .await
-        .context("applying migrations")
+    sqlx::migrate!("../../migrations").run(pool).await.context("applying migrations")
 }
 
 /// `postgres://user:secret@host/db` without the secret, for messages.
@@ -115,9 +96,7 @@ impl App {
             Realtime::Embedded { credentials } => {
                 let relay_listener = TcpListener::bind((config.host, config.relay_port))
                     .await
-                    .with_context(|| {
-                        format!("binding relay port {}:{}", config.host, config.relay_port)
-                    })?;
+                    .with_context(|| format!("binding relay port {}:{}", config.host, config.relay_port))?;
                 let mut relay_config = RelayConfig::new(credentials.clone());
                 if !config.relay_allowed_origins.is_empty() {
                     relay_config.allowed_origins = Some(config.relay_allowed_origins.clone());
@@ -126,24 +105,12 @@ impl App {
                 let target = RealtimeTarget::Embedded {
                     credentials,
                     public_host: config.relay_public_host.clone(),
-                    public_port: config
-                        .relay_public_port
-                        .unwrap_or(relay_listener.local_addr()?.port()),
+                    public_port: config.relay_public_port.unwrap_or(relay_listener.local_addr()?.port()),
                     public_tls: config.relay_public_tls,
                 };
-                (
-                    Arc::new(relay.clone()),
-                    Some((relay, relay_listener)),
-                    target,
-                )
+                (Arc::new(relay.clone()), Some((relay, relay_listener)), target)
             }
-            Realtime::External {
-                credentials,
-                cluster,
-                host,
-                port,
-                tls,
-            } => {
+            Realtime::External { credentials, cluster, host, port, tls } => {
                 let trigger_config = match (&host, &cluster) {
                     (Some(host), _) => TriggerConfig::for_host(
                         credentials.clone(),
@@ -151,23 +118,11 @@ impl App {
                         port.unwrap_or(if tls { 443 } else { 80 }),
                         tls,
                     )?,
-                    (None, Some(cluster)) => {
-                        TriggerConfig::for_cluster(credentials.clone(), cluster)?
-                    }
+                    (None, Some(cluster)) => TriggerConfig::for_cluster(credentials.clone(), cluster)?,
                     (None, None) => unreachable!("Config::realtime requires a host or a cluster"),
                 };
                 let trigger = HttpTrigger::new(trigger_config)?;
-                (
-                    Arc::new(trigger),
-                    None,
-                    RealtimeTarget::External {
-                        credentials,
-                        cluster,
-                        host,
-                        port,
-                        tls,
-                    },
-                )
+                (Arc::new(trigger), None, RealtimeTarget::External { credentials, cluster, host, port, tls })
             }
         };
 
@@ -178,10 +133,7 @@ impl App {
                 config.login_max_failures,
                 Duration::from_secs(config.login_lockout_seconds),
             )),
-            send_limiter: Arc::new(RateLimiter::new(
-                config.send_rate_limit,
-                config.send_rate_burst,
-            )),
+            send_limiter: Arc::new(RateLimiter::new(config.send_rate_limit, config.send_rate_burst)),
             notifier: Notifier::new(publisher),
             realtime: Arc::new(target),
             legacy_public_channels: config.legacy_public_channels,
@@ -191,25 +143,16 @@ impl App {
             .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
             .layer(cors(&config.cors_origins)?)
             .layer(TraceLayer::new_for_http());
-        Ok(Self {
-            listener,
-            relay,
-            state,
-            router,
-        })
+        Ok(Self { listener, relay, state, router })
     }
 
     pub fn address(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("bound listener has an address")
+        self.listener.local_addr().expect("bound listener has an address")
     }
 
     /// The built-in relay's address, when it runs.
     pub fn relay_address(&self) -> Option<SocketAddr> {
-        self.relay
-            .as_ref()
-            .map(|(_, l)| l.local_addr().expect("bound listener has an address"))
+        self.relay.as_ref().map(|(_, l)| l.local_addr().expect("bound listener has an address"))
     }
 
     pub fn relay(&self) -> Option<Relay> {
@@ -222,18 +165,13 @@ impl App {
 
     /// Serve until `shutdown` resolves; then finish in-flight requests, publish what is pending (for at
     /// most ten seconds), and close relay connections with a code that makes clients reconnect.
-    pub async fn run_until(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         tracing::info!(address = %self.address(), relay = ?self.relay_address(), "serving");
         let relay = self.relay.map(|(relay, listener)| {
             let task = tokio::spawn(relay.clone().serve(listener));
             (relay, task)
         });
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await?;
         self.state.notifier.drain(Duration::from_secs(10)).await;
         if let Some((relay, task)) = relay {
             relay.shutdown();
@@ -251,9 +189,7 @@ fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {
     } else {
         let values = origins
             .iter()
-            .map(|o| {
-                HeaderValue::from_str(o.trim()).with_context(|| format!("CORS_ORIGINS entry {o:?}"))
-            })
+            .map(|o| HeaderValue::from_str(o.trim()).with_context(|| format!("CORS_ORIGINS entry {o:?}")))
             .collect::<anyhow::Result<Vec<_>>>()?;
         AllowOrigin::list(values)
     };

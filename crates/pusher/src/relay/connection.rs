@@ -61,9 +61,7 @@ fn refusal(
         Some(Ok(_)) => return Some((codes::UNSUPPORTED_PROTOCOL, "Unsupported protocol version")),
     }
     if let Some(allowed) = &config.allowed_origins {
-        let origin = headers
-            .get(axum::http::header::ORIGIN)
-            .and_then(|o| o.to_str().ok());
+        let origin = headers.get(axum::http::header::ORIGIN).and_then(|o| o.to_str().ok());
         if !origin.is_some_and(|o| allowed.iter().any(|a| a == o)) {
             return Some((codes::UNAUTHORIZED, "Origin not allowed"));
         }
@@ -75,15 +73,8 @@ fn refusal(
 }
 
 async fn refuse(mut socket: WebSocket, code: u16, message: &'static str) {
-    let _ = socket
-        .send(Message::text(protocol::error(Some(code), message)))
-        .await;
-    let _ = socket
-        .send(Message::Close(Some(CloseFrame {
-            code,
-            reason: message.into(),
-        })))
-        .await;
+    let _ = socket.send(Message::text(protocol::error(Some(code), message))).await;
+    let _ = socket.send(Message::Close(Some(CloseFrame { code, reason: message.into() }))).await;
 }
 
 /// Keeps the open-connection count honest however the task ends.
@@ -157,12 +148,7 @@ async fn run(relay: Relay, mut socket: WebSocket) {
     }
     connection.leave_all();
     if let Some((code, reason)) = close {
-        let _ = socket
-            .send(Message::Close(Some(CloseFrame {
-                code,
-                reason: reason.into(),
-            })))
-            .await;
+        let _ = socket.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
     }
 }
 
@@ -181,24 +167,9 @@ impl Connection {
     pub fn new(relay: Relay) -> (Self, mpsc::Receiver<Utf8Bytes>) {
         let (queue, receiver) = mpsc::channel(relay.config().outbound_queue);
         let mut rng = rand::thread_rng();
-        let socket_id: Arc<str> = format!(
-            "{}.{}",
-            rng.gen_range(1..u32::MAX),
-            rng.gen_range(1..u32::MAX)
-        )
-        .into();
+        let socket_id: Arc<str> = format!("{}.{}", rng.gen_range(1..u32::MAX), rng.gen_range(1..u32::MAX)).into();
         let id = relay.inner.next_connection.fetch_add(1, Ordering::Relaxed);
-        (
-            Self {
-                relay,
-                id,
-                socket_id,
-                queue,
-                kick: CancellationToken::new(),
-                channels: HashSet::new(),
-            },
-            receiver,
-        )
+        (Self { relay, id, socket_id, queue, kick: CancellationToken::new(), channels: HashSet::new() }, receiver)
     }
 
     pub fn socket_id(&self) -> &str {
@@ -208,10 +179,7 @@ impl Connection {
     /// React to one text frame from the client; returns the frames to send back, in order.
     pub fn handle(&mut self, text: &str) -> Vec<String> {
         let Ok(frame) = Frame::parse(text) else {
-            return vec![protocol::error(
-                None,
-                "Invalid JSON frame: expected {\"event\": …, \"data\": …}",
-            )];
+            return vec![protocol::error(None, "Invalid JSON frame: expected {\"event\": …, \"data\": …}")];
         };
         match frame.event.as_str() {
             "pusher:ping" => vec![protocol::pong()],
@@ -226,10 +194,7 @@ impl Connection {
                 vec![]
             }
             event if event.starts_with("client-") => {
-                vec![protocol::error(
-                    None,
-                    "Client events are not enabled on this relay",
-                )]
+                vec![protocol::error(None, "Client events are not enabled on this relay")]
             }
             _ => vec![protocol::error(None, "Unsupported event")],
         }
@@ -253,31 +218,18 @@ impl Connection {
             ChannelKind::Public => {}
             ChannelKind::Private => {
                 let auth = data["auth"].as_str().unwrap_or_default();
-                if !self
-                    .relay
-                    .config()
-                    .credentials
-                    .verify_channel_auth(&self.socket_id, raw, auth)
-                {
+                if !self.relay.config().credentials.verify_channel_auth(&self.socket_id, raw, auth) {
                     return protocol::subscription_error(raw, 401, "Invalid signature");
                 }
             }
             ChannelKind::Presence => {
-                return protocol::subscription_error(
-                    raw,
-                    400,
-                    "Presence channels are not supported by this relay",
-                );
+                return protocol::subscription_error(raw, 400, "Presence channels are not supported by this relay");
             }
         }
         self.relay.subscribe(
             raw,
             self.id,
-            Subscriber {
-                socket_id: self.socket_id.clone(),
-                queue: self.queue.clone(),
-                kick: self.kick.clone(),
-            },
+            Subscriber { socket_id: self.socket_id.clone(), queue: self.queue.clone(), kick: self.kick.clone() },
         );
         self.channels.insert(raw.to_owned());
         protocol::subscription_succeeded(raw)
@@ -316,30 +268,13 @@ mod tests {
     fn public_subscription_then_delivery_then_unsubscribe() {
         let relay = relay();
         let (mut connection, mut queue) = Connection::new(relay.clone());
-        let replies =
-            connection.handle(r#"{"event":"pusher:subscribe","data":{"channel":"news"}}"#);
-        assert_eq!(
-            event_of(&replies[0]).0,
-            "pusher_internal:subscription_succeeded"
-        );
-        assert_eq!(
-            relay
-                .deliver(&Event::new("e", vec!["news".into()], "hola"))
-                .unwrap(),
-            1
-        );
+        let replies = connection.handle(r#"{"event":"pusher:subscribe","data":{"channel":"news"}}"#);
+        assert_eq!(event_of(&replies[0]).0, "pusher_internal:subscription_succeeded");
+        assert_eq!(relay.deliver(&Event::new("e", vec!["news".into()], "hola")).unwrap(), 1);
         let (event, channel, data) = event_of(&queue.try_recv().unwrap());
-        assert_eq!(
-            (event.as_str(), channel.as_deref(), data),
-            ("e", Some("news"), Value::String("hola".into()))
-        );
+        assert_eq!((event.as_str(), channel.as_deref(), data), ("e", Some("news"), Value::String("hola".into())));
         connection.handle(r#"{"event":"pusher:unsubscribe","data":{"channel":"news"}}"#);
-        assert_eq!(
-            relay
-                .deliver(&Event::new("e", vec!["news".into()], "x"))
-                .unwrap(),
-            0
-        );
+        assert_eq!(relay.deliver(&Event::new("e", vec!["news".into()], "x")).unwrap(), 0);
     }
 
     #[test]
@@ -347,30 +282,18 @@ mod tests {
         let relay = relay();
         let (mut a, _qa) = Connection::new(relay.clone());
         let (mut b, _qb) = Connection::new(relay.clone());
-        let for_b = relay
-            .config()
-            .credentials
-            .channel_auth(b.socket_id(), "private-chat-1");
-        let stolen = format!(
-            r#"{{"event":"pusher:subscribe","data":{{"channel":"private-chat-1","auth":"{for_b}"}}}}"#
-        );
+        let for_b = relay.config().credentials.channel_auth(b.socket_id(), "private-chat-1");
+        let stolen =
+            format!(r#"{{"event":"pusher:subscribe","data":{{"channel":"private-chat-1","auth":"{for_b}"}}}}"#);
         let (event, channel, data) = event_of(&a.handle(&stolen)[0]);
         assert_eq!(
             (event.as_str(), channel.as_deref(), data["status"].as_u64()),
-            (
-                "pusher:subscription_error",
-                Some("private-chat-1"),
-                Some(401)
-            )
+            ("pusher:subscription_error", Some("private-chat-1"), Some(401))
         );
-        let (event, _, _) = event_of(
-            &a.handle(r#"{"event":"pusher:subscribe","data":{"channel":"private-chat-1"}}"#)[0],
-        );
+        let (event, _, _) =
+            event_of(&a.handle(r#"{"event":"pusher:subscribe","data":{"channel":"private-chat-1"}}"#)[0]);
         assert_eq!(event, "pusher:subscription_error");
-        assert_eq!(
-            event_of(&b.handle(&stolen)[0]).0,
-            "pusher_internal:subscription_succeeded"
-        );
+        assert_eq!(event_of(&b.handle(&stolen)[0]).0, "pusher_internal:subscription_succeeded");
         assert_eq!(relay.subscriber_count("private-chat-1"), 1);
     }
 
@@ -392,10 +315,7 @@ mod tests {
             assert!(event_of(&replies[0]).0.starts_with("pusher:"), "{bad}");
             assert!(!event_of(&replies[0]).0.contains("succeeded"), "{bad}");
         }
-        assert_eq!(
-            connection.handle(r#"{"event":"pusher:ping","data":{}}"#),
-            vec![protocol::pong()]
-        );
+        assert_eq!(connection.handle(r#"{"event":"pusher:ping","data":{}}"#), vec![protocol::pong()]);
         assert!(connection.channels.is_empty());
     }
 
@@ -423,9 +343,7 @@ mod tests {
         let (mut connection, _queue) = Connection::new(relay.clone());
         connection.handle(r#"{"event":"pusher:subscribe","data":{"channel":"room"}}"#);
         for _ in 0..3 {
-            relay
-                .deliver(&Event::new("e", vec!["room".into()], "{}"))
-                .unwrap();
+            relay.deliver(&Event::new("e", vec!["room".into()], "{}")).unwrap();
         }
         assert!(connection.kick.is_cancelled());
     }

@@ -35,21 +35,25 @@ struct BatchBody {
     batch: Vec<EventBody>,
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
+/// A refused request: its status and `{"error": message}`.
+struct HttpError(StatusCode, String);
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> HttpError {
+    HttpError(status, message.into())
 }
 
 impl EventBody {
-    fn into_event(self) -> Result<Event, Response> {
+    fn into_event(self) -> Result<Event, HttpError> {
         let channels = match (self.channels, self.channel) {
             (Some(channels), None) => channels,
             (None, Some(channel)) => vec![channel],
-            _ => {
-                return Err(error(
-                    StatusCode::BAD_REQUEST,
-                    "give exactly one of channels or channel",
-                ))
-            }
+            _ => return Err(error(StatusCode::BAD_REQUEST, "give exactly one of channels or channel")),
         };
         // Pusher's SDKs send data as a string; accept an object as its JSON text.
         let data = match self.data {
@@ -59,20 +63,13 @@ impl EventBody {
         };
         if let Some(socket_id) = &self.socket_id {
             let valid = socket_id.split_once('.').is_some_and(|(a, b)| {
-                !a.is_empty()
-                    && !b.is_empty()
-                    && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit())
+                !a.is_empty() && !b.is_empty() && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit())
             });
             if !valid {
                 return Err(error(StatusCode::BAD_REQUEST, "invalid socket_id"));
             }
         }
-        let event = Event {
-            name: self.name,
-            channels,
-            data,
-            socket_id: self.socket_id,
-        };
+        let event = Event { name: self.name, channels, data, socket_id: self.socket_id };
         event.validate().map_err(|e| match e {
             PublishError::TooLarge { .. } => error(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()),
             other => error(StatusCode::BAD_REQUEST, other.to_string()),
@@ -88,25 +85,14 @@ fn authenticate(
     uri: &axum::http::Uri,
     query: &[(String, String)],
     body: &[u8],
-) -> Result<(), Response> {
+) -> Result<(), HttpError> {
     let credentials = &relay.config().credentials;
     if app_id != credentials.app_id {
         return Err(error(StatusCode::NOT_FOUND, "unknown app_id"));
     }
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    verify_request(
-        credentials,
-        "POST",
-        uri.path(),
-        query,
-        body,
-        now,
-        relay.config().max_timestamp_skew,
-    )
-    .map_err(|e| error(StatusCode::UNAUTHORIZED, e.to_string()))
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    verify_request(credentials, "POST", uri.path(), query, body, now, relay.config().max_timestamp_skew)
+        .map_err(|e| error(StatusCode::UNAUTHORIZED, e.to_string()))
 }
 
 pub(super) async fn events(
@@ -116,19 +102,19 @@ pub(super) async fn events(
     Query(query): Query<Vec<(String, String)>>,
     body: Bytes,
 ) -> Response {
-    if let Err(response) = authenticate(&relay, &app_id, &uri, &query, &body) {
-        return response;
+    if let Err(refused) = authenticate(&relay, &app_id, &uri, &query, &body) {
+        return refused.into_response();
     }
     let event = match serde_json::from_slice::<EventBody>(&body) {
         Ok(body) => match body.into_event() {
             Ok(event) => event,
-            Err(response) => return response,
+            Err(refused) => return refused.into_response(),
         },
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid event body: {e}")),
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid event body: {e}")).into_response(),
     };
     match relay.deliver(&event) {
         Ok(_) => Json(json!({})).into_response(),
-        Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     }
 }
 
@@ -139,30 +125,28 @@ pub(super) async fn batch_events(
     Query(query): Query<Vec<(String, String)>>,
     body: Bytes,
 ) -> Response {
-    if let Err(response) = authenticate(&relay, &app_id, &uri, &query, &body) {
-        return response;
+    if let Err(refused) = authenticate(&relay, &app_id, &uri, &query, &body) {
+        return refused.into_response();
     }
     let batch = match serde_json::from_slice::<BatchBody>(&body) {
         Ok(body) => body.batch,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid batch body: {e}")),
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid batch body: {e}")).into_response(),
     };
     if batch.is_empty() || batch.len() > MAX_EVENTS_PER_BATCH {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!("a batch holds 1 to {MAX_EVENTS_PER_BATCH} events"),
-        );
+        return error(StatusCode::BAD_REQUEST, format!("a batch holds 1 to {MAX_EVENTS_PER_BATCH} events"))
+            .into_response();
     }
     // Validate everything before delivering anything: a batch is accepted or refused whole.
     let mut events = Vec::with_capacity(batch.len());
     for item in batch {
         match item.into_event() {
             Ok(event) => events.push(event),
-            Err(response) => return response,
+            Err(refused) => return refused.into_response(),
         }
     }
     for event in &events {
         if let Err(e) = relay.deliver(event) {
-            return error(StatusCode::BAD_REQUEST, e.to_string());
+            return error(StatusCode::BAD_REQUEST, e.to_string()).into_response();
         }
     }
     Json(json!({})).into_response()

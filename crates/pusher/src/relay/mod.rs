@@ -109,9 +109,7 @@ impl Relay {
     /// Serve until [`Relay::shutdown`]; connections are then closed with 4200 so that clients reconnect.
     pub async fn serve(self, listener: TcpListener) -> std::io::Result<()> {
         let shutdown = self.inner.shutdown.clone();
-        axum::serve(listener, self.router())
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await
+        axum::serve(listener, self.router()).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
     }
 
     /// Stop accepting and close every connection with 4200 ("reconnect").
@@ -125,12 +123,7 @@ impl Relay {
     }
 
     pub fn subscriber_count(&self, channel: &str) -> usize {
-        self.inner
-            .channels
-            .read()
-            .expect("registry lock")
-            .get(channel)
-            .map_or(0, HashMap::len)
+        self.inner.channels.read().expect("registry lock").get(channel).map_or(0, HashMap::len)
     }
 
     /// Deliver an event to this node's subscribers; returns how many connections it was queued for.
@@ -162,10 +155,7 @@ impl Relay {
 
     fn subscribe(&self, channel: &str, connection: u64, subscriber: Subscriber) {
         let mut channels = self.inner.channels.write().expect("registry lock");
-        channels
-            .entry(channel.to_owned())
-            .or_default()
-            .insert(connection, subscriber);
+        channels.entry(channel.to_owned()).or_default().insert(connection, subscriber);
     }
 
     fn unsubscribe(&self, channel: &str, connection: u64) {

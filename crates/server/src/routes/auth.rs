@@ -19,10 +19,7 @@ pub struct LoginBody {
 
 const BAD_CREDENTIALS: &str = "Correo o contraseña incorrectos";
 
-pub async fn login(
-    State(state): State<AppState>,
-    ApiJson(body): ApiJson<LoginBody>,
-) -> ApiResult<Json<Value>> {
+pub async fn login(State(state): State<AppState>, ApiJson(body): ApiJson<LoginBody>) -> ApiResult<Json<Value>> {
     let (Some(email), Some(password)) = (body.email, body.password) else {
         return Err(ApiError::BadRequest {
             message: "Faltan datos requeridos".into(),
@@ -36,31 +33,17 @@ pub async fn login(
             retry_after_secs,
         });
     }
-    let row: Option<(AuthUser, String)> =
-        sqlx::query_as::<_, (i32, String, String, crate::domain::Role, String)>(
-            "SELECT id, nombre, email, rol, password_hash FROM usuarios WHERE lower(email) = $1",
-        )
-        .bind(&email)
-        .fetch_optional(&state.pool)
-        .await?
-        .map(|(id, nombre, email, rol, hash)| {
-            (
-                AuthUser {
-                    id,
-                    nombre,
-                    email,
-                    rol,
-                },
-                hash,
-            )
-        });
+    let row: Option<(AuthUser, String)> = sqlx::query_as::<_, (i32, String, String, crate::domain::Role, String)>(
+        "SELECT id, nombre, email, rol, password_hash FROM usuarios WHERE lower(email) = $1",
+    )
+    .bind(&email)
+    .fetch_optional(&state.pool)
+    .await?
+    .map(|(id, nombre, email, rol, hash)| (AuthUser { id, nombre, email, rol }, hash));
     // Unknown address and wrong password take the same time and get the same answer.
-    let hash = row
-        .as_ref()
-        .map_or_else(|| dummy_hash().to_owned(), |(_, hash)| hash.clone());
-    let matches = tokio::task::spawn_blocking(move || verify_password(&hash, &password))
-        .await
-        .map_err(anyhow::Error::from)?;
+    let hash = row.as_ref().map_or_else(|| dummy_hash().to_owned(), |(_, hash)| hash.clone());
+    let matches =
+        tokio::task::spawn_blocking(move || verify_password(&hash, &password)).await.map_err(anyhow::Error::from)?;
     let user = match row {
         Some((user, _)) if matches => user,
         _ => {
@@ -75,13 +58,8 @@ pub async fn login(
 }
 
 /// Revoke the presented token. Idempotent: an unknown or revoked token is still 401, as everywhere.
-pub async fn logout(
-    State(state): State<AppState>,
-    user: AuthUser,
-    parts: Parts,
-) -> ApiResult<Json<Value>> {
-    let token =
-        bearer(&parts).ok_or_else(|| ApiError::Unauthorized("Falta el token de sesión".into()))?;
+pub async fn logout(State(state): State<AppState>, user: AuthUser, parts: Parts) -> ApiResult<Json<Value>> {
+    let token = bearer(&parts).ok_or_else(|| ApiError::Unauthorized("Falta el token de sesión".into()))?;
     state.sessions.revoke(&state.pool, token).await?;
     tracing::info!(user = user.id, "signed out");
     Ok(Json(json!({ "ok": true })))

@@ -18,11 +18,7 @@ use crate::startup::AppState;
 
 /// The two participants of a conversation the caller takes part in: 404 if it does not exist, 403 if
 /// the caller is not in it.
-pub async fn require_participant(
-    pool: &PgPool,
-    conversation: i32,
-    user: i32,
-) -> ApiResult<(i32, i32)> {
+pub async fn require_participant(pool: &PgPool, conversation: i32, user: i32) -> ApiResult<(i32, i32)> {
     let row: Option<(i32, i32)> =
         sqlx::query_as("SELECT id_estudiante, id_asesor FROM chats_conversacion WHERE id = $1")
             .bind(conversation)
@@ -31,9 +27,7 @@ pub async fn require_participant(
     match row {
         None => Err(ApiError::NotFound("La conversación no existe".into())),
         Some((student, advisor)) if user == student || user == advisor => Ok((student, advisor)),
-        Some(_) => Err(ApiError::Forbidden(
-            "No participas en esta conversación".into(),
-        )),
+        Some(_) => Err(ApiError::Forbidden("No participas en esta conversación".into())),
     }
 }
 
@@ -72,11 +66,7 @@ impl From<SummaryRow> for ConversationSummary {
             id_estudiante: r.id_estudiante,
             id_asesor: r.id_asesor,
             ultima_actividad: r.ultima_actividad,
-            participante: Participant {
-                id: r.otro_id,
-                nombre: r.otro_nombre,
-                rol: r.otro_rol,
-            },
+            participante: Participant { id: r.otro_id, nombre: r.otro_nombre, rol: r.otro_rol },
             ultimo_mensaje,
             no_leido: r.no_leido,
         }
@@ -101,23 +91,13 @@ SELECT c.id, c.id_estudiante, c.id_asesor, c.ultima_actividad,
  ORDER BY c.ultima_actividad DESC, c.id DESC
 "#;
 
-async fn summaries(
-    pool: &PgPool,
-    user: i32,
-    only: Option<i32>,
-) -> sqlx::Result<Vec<ConversationSummary>> {
-    let rows: Vec<SummaryRow> = sqlx::query_as(SUMMARY_SQL)
-        .bind(user)
-        .bind(only)
-        .fetch_all(pool)
-        .await?;
+async fn summaries(pool: &PgPool, user: i32, only: Option<i32>) -> sqlx::Result<Vec<ConversationSummary>> {
+    let rows: Vec<SummaryRow> = sqlx::query_as(SUMMARY_SQL).bind(user).bind(only).fetch_all(pool).await?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
 pub async fn list(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({ "conversaciones": summaries(&state.pool, user.id, None).await? }),
-    ))
+    Ok(Json(json!({ "conversaciones": summaries(&state.pool, user.id, None).await? })))
 }
 
 #[derive(Debug, Deserialize)]
@@ -144,9 +124,7 @@ pub async fn create(
         .await?
         .ok_or_else(|| ApiError::NotFound("El usuario no existe".into()))?;
     if other.rol != user.rol.counterpart() {
-        return Err(ApiError::Unprocessable(
-            "Las conversaciones son entre un estudiante y un asesor".into(),
-        ));
+        return Err(ApiError::Unprocessable("Las conversaciones son entre un estudiante y un asesor".into()));
     }
     let (student, advisor) = match user.rol {
         Role::Estudiante => (user.id, other.id),
@@ -163,13 +141,11 @@ pub async fn create(
     let id: i32 = match created {
         Some((id,)) => id,
         None => {
-            sqlx::query_scalar(
-                "SELECT id FROM chats_conversacion WHERE id_estudiante = $1 AND id_asesor = $2",
-            )
-            .bind(student)
-            .bind(advisor)
-            .fetch_one(&state.pool)
-            .await?
+            sqlx::query_scalar("SELECT id FROM chats_conversacion WHERE id_estudiante = $1 AND id_asesor = $2")
+                .bind(student)
+                .bind(advisor)
+                .fetch_one(&state.pool)
+                .await?
         }
     };
     let summary = summaries(&state.pool, user.id, Some(id))
@@ -178,21 +154,10 @@ pub async fn create(
         .ok_or_else(|| anyhow::anyhow!("conversation {id} vanished after it was opened"))?;
     if created.is_some() {
         let data = json!({ "id": id, "id_estudiante": student, "id_asesor": advisor, "ultima_actividad": summary.ultima_actividad });
-        state.notifier.publish(
-            "conversacion-nueva",
-            vec![channels::user(student), channels::user(advisor)],
-            &data,
-        );
+        state.notifier.publish("conversacion-nueva", vec![channels::user(student), channels::user(advisor)], &data);
     }
-    let status = if created.is_some() {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((
-        status,
-        Json(json!({ "conversacion": summary, "creada": created.is_some() })),
-    ))
+    let status = if created.is_some() { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(json!({ "conversacion": summary, "creada": created.is_some() }))))
 }
 
 /// Mark the caller's notification for a conversation read; both participants' other windows hear it.
@@ -212,11 +177,7 @@ pub async fn mark_read(
     .rows_affected();
     if changed > 0 {
         let data = json!({ "id_conversacion": conversation, "id_usuario": user.id });
-        state.notifier.publish(
-            "conversacion-leida",
-            vec![channels::user(student), channels::user(advisor)],
-            &data,
-        );
+        state.notifier.publish("conversacion-leida", vec![channels::user(student), channels::user(advisor)], &data);
     }
     Ok(Json(json!({ "ok": true })))
 }

@@ -58,31 +58,20 @@ impl SendBody {
         let conversation = as_id(&self.chat_id)
             .and_then(|id| i32::try_from(id).ok())
             .ok_or_else(|| ApiError::bad_request("chatId no es un identificador válido"))?;
-        let content = self
-            .content
-            .as_str()
-            .ok_or_else(|| ApiError::bad_request("content debe ser texto"))?;
+        let content = self.content.as_str().ok_or_else(|| ApiError::bad_request("content debe ser texto"))?;
         let text = MessageText::parse(content).map_err(|e| match e {
             MessageTextError::Empty => ApiError::bad_request(e.to_string()),
             MessageTextError::TooLong => ApiError::PayloadTooLarge(e.to_string()),
         })?;
         if !self.sender_id.is_null() && as_id(&self.sender_id) != Some(i64::from(user.id)) {
-            return Err(ApiError::Forbidden(
-                "senderId no corresponde al usuario de la sesión".into(),
-            ));
+            return Err(ApiError::Forbidden("senderId no corresponde al usuario de la sesión".into()));
         }
         let client_id = match &self.client_id {
             Value::Null => Uuid::new_v4(),
-            Value::String(s) => s
-                .parse()
-                .map_err(|_| ApiError::bad_request("clientId debe ser un UUID"))?,
+            Value::String(s) => s.parse().map_err(|_| ApiError::bad_request("clientId debe ser un UUID"))?,
             _ => return Err(ApiError::bad_request("clientId debe ser un UUID")),
         };
-        Ok(SendRequest {
-            conversation,
-            text,
-            client_id,
-        })
+        Ok(SendRequest { conversation, text, client_id })
     }
 }
 
@@ -151,26 +140,12 @@ pub async fn send(
         return Err(ApiError::NotFound("La conversación no existe".into()));
     }
     let Some(receptor) = row.receptor else {
-        return Err(ApiError::Forbidden(
-            "No participas en esta conversación".into(),
-        ));
+        return Err(ApiError::Forbidden("No participas en esta conversación".into()));
     };
-    let message = match (
-        row.id,
-        row.id_conversacion,
-        row.contenido,
-        row.id_usuario,
-        row.fecha_envio,
-    ) {
+    let message = match (row.id, row.id_conversacion, row.contenido, row.id_usuario, row.fecha_envio) {
         (Some(id), Some(id_conversacion), Some(contenido), Some(id_usuario), Some(fecha_envio)) => {
-            let message = ChatMessage {
-                id,
-                id_conversacion,
-                contenido,
-                id_usuario,
-                fecha_envio,
-                client_id: row.client_id,
-            };
+            let message =
+                ChatMessage { id, id_conversacion, contenido, id_usuario, fecha_envio, client_id: row.client_id };
             let mut targets = vec![
                 channels::conversation(message.id_conversacion),
                 channels::user(user.id),
@@ -194,16 +169,12 @@ pub async fn send(
             .fetch_one(&state.pool)
             .await?;
             if existing.id_conversacion != request.conversation {
-                return Err(ApiError::Conflict(
-                    "Ese clientId ya se usó en otra conversación".into(),
-                ));
+                return Err(ApiError::Conflict("Ese clientId ya se usó en otra conversación".into()));
             }
             existing
         }
     };
-    Ok(Json(
-        json!({ "ok": true, "mensaje": message, "message": "Mensaje enviado exitosamente" }),
-    ))
+    Ok(Json(json!({ "ok": true, "mensaje": message, "message": "Mensaje enviado exitosamente" })))
 }
 
 #[derive(Debug, Deserialize)]
@@ -226,9 +197,7 @@ pub async fn list(
 ) -> ApiResult<Json<Value>> {
     let limit = query.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::bad_request(format!(
-            "limit debe estar entre 1 y {MAX_PAGE}"
-        )));
+        return Err(ApiError::bad_request(format!("limit debe estar entre 1 y {MAX_PAGE}")));
     }
     require_participant(&state.pool, conversation, user.id).await?;
     let forward = query.after.is_some();

@@ -17,15 +17,9 @@ pub fn router() -> Router<AppState> {
         .route("/health", get(health::health))
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
-        .route(
-            "/chat/conversaciones",
-            get(conversaciones::list).post(conversaciones::create),
-        )
+        .route("/chat/conversaciones", get(conversaciones::list).post(conversaciones::create))
         .route("/chat/conversaciones/{id}/mensajes", get(mensajes::list))
-        .route(
-            "/chat/conversaciones/{id}/leido",
-            post(conversaciones::mark_read),
-        )
+        .route("/chat/conversaciones/{id}/leido", post(conversaciones::mark_read))
         .route("/chat/usuarios", get(conversaciones::users))
         .route("/chat/mensajes", post(mensajes::send))
         .route("/chat/realtime", get(realtime::settings))

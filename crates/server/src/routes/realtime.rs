@@ -41,13 +41,9 @@ pub async fn authorize(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
     let parsed: AuthBody = if is_json {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request(format!("JSON inválido: {e}")))?
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("JSON inválido: {e}")))?
     } else {
-        let mut form = AuthBody {
-            socket_id: None,
-            channel_name: None,
-        };
+        let mut form = AuthBody { socket_id: None, channel_name: None };
         for (key, value) in url::form_urlencoded::parse(&body) {
             match &*key {
                 "socket_id" => form.socket_id = Some(value.into_owned()),
@@ -70,8 +66,7 @@ pub async fn authorize(
         id.parse::<i32>().is_ok_and(|id| id == user.id)
     } else if let Some(id) = channel.strip_prefix("private-chat-") {
         match id.parse::<i32>() {
-            Ok(conversation) => match require_participant(&state.pool, conversation, user.id).await
-            {
+            Ok(conversation) => match require_participant(&state.pool, conversation, user.id).await {
                 Ok(_) => true,
                 Err(ApiError::Forbidden(_) | ApiError::NotFound(_)) => false,
                 Err(other) => return Err(other),
@@ -82,21 +77,13 @@ pub async fn authorize(
         false
     };
     if !allowed {
-        return Err(ApiError::Forbidden(
-            "No puedes suscribirte a ese canal".into(),
-        ));
+        return Err(ApiError::Forbidden("No puedes suscribirte a ese canal".into()));
     }
-    Ok(Json(
-        json!({ "auth": state.realtime.credentials().channel_auth(&socket_id, &channel) }),
-    ))
+    Ok(Json(json!({ "auth": state.realtime.credentials().channel_auth(&socket_id, &channel) })))
 }
 
 /// The relay is reached by the host name the client used for this server, unless one is configured.
-pub async fn settings(
-    State(state): State<AppState>,
-    _user: AuthUser,
-    headers: HeaderMap,
-) -> Json<ClientSettings> {
+pub async fn settings(State(state): State<AppState>, _user: AuthUser, headers: HeaderMap) -> Json<ClientSettings> {
     let request_host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -106,12 +93,7 @@ pub async fn settings(
         })
         .unwrap_or_else(|| "127.0.0.1".into());
     let settings = match &*state.realtime {
-        RealtimeTarget::Embedded {
-            credentials,
-            public_host,
-            public_port,
-            public_tls,
-        } => ClientSettings {
+        RealtimeTarget::Embedded { credentials, public_host, public_port, public_tls } => ClientSettings {
             key: credentials.key.clone(),
             cluster: None,
             host: public_host.clone().unwrap_or(request_host),
@@ -120,18 +102,10 @@ pub async fn settings(
             provider: "relay",
             auth_endpoint: "/pusher/auth",
         },
-        RealtimeTarget::External {
-            credentials,
-            cluster,
-            host,
-            port,
-            tls,
-        } => ClientSettings {
+        RealtimeTarget::External { credentials, cluster, host, port, tls } => ClientSettings {
             key: credentials.key.clone(),
             cluster: cluster.clone(),
-            host: host.clone().unwrap_or_else(|| {
-                format!("ws-{}.pusher.com", cluster.as_deref().unwrap_or("mt1"))
-            }),
+            host: host.clone().unwrap_or_else(|| format!("ws-{}.pusher.com", cluster.as_deref().unwrap_or("mt1"))),
             port: port.unwrap_or(if *tls { 443 } else { 80 }),
             use_tls: *tls,
             provider: "pusher",

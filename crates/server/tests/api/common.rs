@@ -29,13 +29,8 @@ pub fn admin_url() -> Option<String> {
 /// A new empty database on the test cluster; returns its URL.
 pub async fn fresh_database(admin: &str) -> String {
     let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let admin_pool = PgPool::connect(admin)
-        .await
-        .expect("connect to the test cluster");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin_pool)
-        .await
-        .expect("create database");
+    let admin_pool = PgPool::connect(admin).await.expect("connect to the test cluster");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin_pool).await.expect("create database");
     admin_pool.close().await;
     let mut url = url::Url::parse(admin).expect("TEST_DATABASE_URL is a URL");
     url.set_path(&name);
@@ -92,15 +87,7 @@ pub async fn start(config: Config) -> TestApp {
         let _ = stopped.await;
     }));
     let pool = PgPool::connect(&database_url).await.expect("test pool");
-    TestApp {
-        base,
-        relay_port,
-        pool,
-        http: reqwest::Client::new(),
-        state,
-        stop: Some(stop),
-        task: Some(task),
-    }
+    TestApp { base, relay_port, pool, http: reqwest::Client::new(), state, stop: Some(stop), task: Some(task) }
 }
 
 pub struct User {
@@ -121,17 +108,13 @@ impl TestApp {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
-            task.await
-                .expect("server task")
-                .expect("server stops cleanly");
+            task.await.expect("server task").expect("server stops cleanly");
         }
     }
 
     pub async fn add_user(&self, rol: Role, name: &str) -> i32 {
         let email = format!("{name}@test.chatstudy");
-        cli::add_user(&self.pool, rol, &email, name, PASSWORD)
-            .await
-            .expect("add user")
+        cli::add_user(&self.pool, rol, &email, name, PASSWORD).await.expect("add user")
     }
 
     pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
@@ -148,61 +131,29 @@ impl TestApp {
         let id = self.add_user(rol, name).await;
         let email = format!("{name}@test.chatstudy");
         let body: Value = self.login(&email, PASSWORD).await.json().await.unwrap();
-        User {
-            id,
-            token: body["token"]
-                .as_str()
-                .expect("login gives a token")
-                .to_owned(),
-        }
+        User { id, token: body["token"].as_str().expect("login gives a token").to_owned() }
     }
 
     /// A student, an advisor and their conversation.
     pub async fn pair(&self) -> (User, User, i32) {
         let student = self.user(Role::Estudiante, "estudiante").await;
         let advisor = self.user(Role::Asesor, "asesor").await;
-        let response = self
-            .post(
-                &student,
-                "/chat/conversaciones",
-                json!({ "userId": advisor.id }),
-            )
-            .await;
+        let response = self.post(&student, "/chat/conversaciones", json!({ "userId": advisor.id })).await;
         assert_eq!(response.status(), 201);
         let body: Value = response.json().await.unwrap();
-        (
-            student,
-            advisor,
-            body["conversacion"]["id"].as_i64().unwrap() as i32,
-        )
+        (student, advisor, body["conversacion"]["id"].as_i64().unwrap() as i32)
     }
 
     pub async fn get(&self, user: &User, path: &str) -> reqwest::Response {
-        self.http
-            .get(self.url(path))
-            .bearer_auth(&user.token)
-            .send()
-            .await
-            .unwrap()
+        self.http.get(self.url(path)).bearer_auth(&user.token).send().await.unwrap()
     }
 
     pub async fn post(&self, user: &User, path: &str, body: Value) -> reqwest::Response {
-        self.http
-            .post(self.url(path))
-            .bearer_auth(&user.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
+        self.http.post(self.url(path)).bearer_auth(&user.token).json(&body).send().await.unwrap()
     }
 
     pub async fn send(&self, user: &User, chat: i32, content: &str) -> reqwest::Response {
-        self.post(
-            user,
-            "/chat/mensajes",
-            json!({ "chatId": chat, "content": content, "senderId": user.id }),
-        )
-        .await
+        self.post(user, "/chat/mensajes", json!({ "chatId": chat, "content": content, "senderId": user.id })).await
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
@@ -211,11 +162,7 @@ impl TestApp {
 
     /// A subscriber on the server's realtime endpoint that authorizes through `/pusher/auth` with
     /// `user`'s session, subscribed to `channel` (waits for the confirmation).
-    pub async fn subscribe(
-        &self,
-        user: &User,
-        channel: &str,
-    ) -> (Subscriber, mpsc::Receiver<SubscriberEvent>) {
+    pub async fn subscribe(&self, user: &User, channel: &str) -> (Subscriber, mpsc::Receiver<SubscriberEvent>) {
         let settings: Value = self.get(user, "/chat/realtime").await.json().await.unwrap();
         let config = SubscriberConfig::for_host(
             settings["key"].as_str().unwrap(),
@@ -224,13 +171,7 @@ impl TestApp {
             false,
         )
         .unwrap();
-        subscribe_with(
-            config,
-            self.url("/pusher/auth"),
-            user.token.clone(),
-            channel,
-        )
-        .await
+        subscribe_with(config, self.url("/pusher/auth"), user.token.clone(), channel).await
     }
 }
 
@@ -250,18 +191,12 @@ pub async fn subscribe_with(
                 .form(&[("socket_id", socket_id), ("channel_name", channel_name)])
                 .send()
                 .await
-                .map_err(|e| AuthorizeError {
-                    status: None,
-                    message: e.to_string(),
-                })?;
+                .map_err(|e| AuthorizeError { status: None, message: e.to_string() })?;
             let status = response.status().as_u16();
             let body: Value = response.json().await.unwrap_or_default();
             match body["auth"].as_str() {
                 Some(auth) if status == 200 => Ok(auth.to_owned()),
-                _ => Err(AuthorizeError {
-                    status: Some(status),
-                    message: body.to_string(),
-                }),
+                _ => Err(AuthorizeError { status: Some(status), message: body.to_string() }),
             }
         }
     });
@@ -270,11 +205,7 @@ pub async fn subscribe_with(
     loop {
         match next_event(&mut events).await {
             SubscriberEvent::Subscribed { channel: c } if c == channel => break,
-            SubscriberEvent::SubscriptionFailed {
-                channel: c,
-                message,
-                ..
-            } if c == channel => {
+            SubscriberEvent::SubscriptionFailed { channel: c, message, .. } if c == channel => {
                 panic!("subscription to {channel} refused: {message}")
             }
             _ => {}
@@ -291,17 +222,9 @@ pub async fn next_event(events: &mut mpsc::Receiver<SubscriberEvent>) -> Subscri
 }
 
 /// The next application event named `name`, skipping connection bookkeeping.
-pub async fn next_message(
-    events: &mut mpsc::Receiver<SubscriberEvent>,
-    name: &str,
-) -> (Option<String>, Value) {
+pub async fn next_message(events: &mut mpsc::Receiver<SubscriberEvent>, name: &str) -> (Option<String>, Value) {
     loop {
-        if let SubscriberEvent::Message {
-            channel,
-            event,
-            data,
-        } = next_event(events).await
-        {
+        if let SubscriberEvent::Message { channel, event, data } = next_event(events).await {
             if event == name {
                 return (channel, data.unwrap_or(Value::Null));
             }
@@ -313,9 +236,21 @@ pub async fn next_message(
 pub async fn assert_quiet(events: &mut mpsc::Receiver<SubscriberEvent>, wait: Duration) {
     let deadline = tokio::time::Instant::now() + wait;
     while let Ok(Some(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
-        assert!(
-            !matches!(event, SubscriberEvent::Message { .. }),
-            "unexpected event {event:?}"
-        );
+        assert!(!matches!(event, SubscriberEvent::Message { .. }), "unexpected event {event:?}");
     }
+}
+
+/// The sockudo that `make test` starts: its port and app credentials, or `None` to skip.
+pub fn sockudo() -> Option<(u16, chatstudy_pusher::Credentials)> {
+    let Ok(port) = std::env::var("SOCKUDO_PORT") else {
+        if std::env::var_os("CHATSTUDY_REQUIRE_SERVICES").is_some() {
+            panic!("SOCKUDO_PORT is not set; run `make test`, which starts sockudo");
+        }
+        eprintln!("skipped: SOCKUDO_PORT is not set (run `make test`)");
+        return None;
+    };
+    let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"));
+    let credentials =
+        chatstudy_pusher::Credentials::new(var("SOCKUDO_APP_ID"), var("SOCKUDO_KEY"), var("SOCKUDO_SECRET"));
+    Some((port.parse().expect("SOCKUDO_PORT is a port"), credentials))
 }

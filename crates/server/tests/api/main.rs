@@ -5,5 +5,6 @@ mod auth;
 mod common;
 mod conversaciones;
 mod mensajes;
+mod official_clients;
 mod ops;
 mod realtime;

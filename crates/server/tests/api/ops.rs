@@ -14,10 +14,7 @@ async fn health_reports_the_database() {
     app.state.pool.close().await;
     let response = app.http.get(app.url("/health")).send().await.unwrap();
     assert_eq!(response.status(), 503);
-    assert_eq!(
-        response.json::<Value>().await.unwrap()["database"],
-        "unavailable"
-    );
+    assert_eq!(response.json::<Value>().await.unwrap()["database"], "unavailable");
 }
 
 #[tokio::test]
@@ -25,16 +22,8 @@ async fn unknown_routes_and_methods_answer_in_json() {
     let Some(app) = spawn_app().await else { return };
     let missing = app.http.get(app.url("/no/existe")).send().await.unwrap();
     assert_eq!(missing.status(), 404);
-    assert_eq!(
-        missing.json::<Value>().await.unwrap()["error"],
-        "Ruta no encontrada"
-    );
-    let wrong = app
-        .http
-        .get(app.url("/chat/mensajes"))
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(missing.json::<Value>().await.unwrap()["error"], "Ruta no encontrada");
+    let wrong = app.http.get(app.url("/chat/mensajes")).send().await.unwrap();
     assert_eq!(wrong.status(), 405);
     assert!(wrong.json::<Value>().await.unwrap()["error"].is_string());
 }
@@ -58,49 +47,17 @@ async fn the_demo_is_idempotent_and_its_logins_work() {
     assert_eq!(counts.0, 5);
     assert!(counts.2 >= 6);
     for (_, email, _) in cli::DEMO_USERS {
-        assert_eq!(
-            app.login(email, cli::DEMO_PASSWORD).await.status(),
-            200,
-            "{email}"
-        );
+        assert_eq!(app.login(email, cli::DEMO_PASSWORD).await.status(), 200, "{email}");
     }
 }
 
 #[tokio::test]
 async fn user_add_refuses_a_taken_address_in_any_case_and_short_passwords() {
     let Some(app) = spawn_app().await else { return };
-    cli::add_user(
-        &app.pool,
-        Role::Asesor,
-        "Rosa@Test.Chatstudy",
-        "Rosa",
-        "suficiente",
-    )
-    .await
-    .unwrap();
-    assert!(cli::add_user(
-        &app.pool,
-        Role::Estudiante,
-        "rosa@test.chatstudy",
-        "Otra",
-        "suficiente"
-    )
-    .await
-    .is_err());
-    assert!(cli::add_user(
-        &app.pool,
-        Role::Estudiante,
-        "corta@test.chatstudy",
-        "Corta",
-        "1234"
-    )
-    .await
-    .is_err());
-    assert!(
-        cli::add_user(&app.pool, Role::Estudiante, "sin-arroba", "X", "suficiente")
-            .await
-            .is_err()
-    );
+    cli::add_user(&app.pool, Role::Asesor, "Rosa@Test.Chatstudy", "Rosa", "suficiente").await.unwrap();
+    assert!(cli::add_user(&app.pool, Role::Estudiante, "rosa@test.chatstudy", "Otra", "suficiente").await.is_err());
+    assert!(cli::add_user(&app.pool, Role::Estudiante, "corta@test.chatstudy", "Corta", "1234").await.is_err());
+    assert!(cli::add_user(&app.pool, Role::Estudiante, "sin-arroba", "X", "suficiente").await.is_err());
     assert_eq!(app.count("SELECT count(*) FROM usuarios").await, 1);
 }
 
@@ -128,11 +85,7 @@ async fn migrations_apply_over_an_existing_original_schema() {
     .await
     .unwrap();
     let app = start(test_config(&url)).await;
-    assert_eq!(
-        app.count("SELECT count(*) FROM chat_mensaje WHERE client_id IS NULL")
-            .await,
-        1
-    );
+    assert_eq!(app.count("SELECT count(*) FROM chat_mensaje WHERE client_id IS NULL").await, 1);
     assert_eq!(app.count("SELECT count(*) FROM sesiones").await, 0);
     app.stop().await;
 }
