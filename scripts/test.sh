@@ -50,4 +50,7 @@ cargo fmt --all --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings
 log "cargo test"
-cargo test --workspace --all-features
+cargo test --workspace --all-features 2>&1 | tee "$WORK/cargo-test.log"
+# One closing line for the whole run (cargo prints one per test binary, the last often doc-tests with 0).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$WORK/cargo-test.log"
