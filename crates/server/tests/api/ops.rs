@@ -89,3 +89,47 @@ async fn migrations_apply_over_an_existing_original_schema() {
     assert_eq!(app.count("SELECT count(*) FROM sesiones").await, 0);
     app.stop().await;
 }
+
+/// A shutdown requested while a send is in flight lets it finish: the client gets its 200 and the
+/// message is stored.
+#[tokio::test]
+async fn graceful_shutdown_lets_an_in_flight_send_finish() {
+    let Some(app) = spawn_app().await else { return };
+    let (student, _advisor, chat) = app.pair().await;
+    // Hold the conversation row so that the send blocks inside its statement.
+    let mut blocker = app.pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM chats_conversacion WHERE id = $1 FOR UPDATE")
+        .bind(chat)
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let request = app
+        .http
+        .post(app.url("/chat/mensajes"))
+        .bearer_auth(&student.token)
+        .json(&serde_json::json!({ "chatId": chat, "content": "a punto de cerrar" }));
+    let in_flight = tokio::spawn(request.send());
+    // Wait until the send is waiting on the lock.
+    for _ in 0..200 {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let pool = app.pool.clone();
+    let stopping = tokio::spawn(app.stop());
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(!stopping.is_finished(), "shutdown waits for the in-flight send");
+    blocker.commit().await.unwrap();
+    let response = in_flight.await.unwrap().unwrap();
+    assert_eq!(response.status(), 200);
+    stopping.await.unwrap();
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM chat_mensaje").fetch_one(&pool).await.unwrap();
+    assert_eq!(stored, 1);
+}
