@@ -78,7 +78,7 @@ impl SendBody {
 /// The hot path in one statement, so one round trip: check the conversation and the sender, insert
 /// the message (or find that this `client_id` already was), bump `ultima_actividad`, and mark the
 /// receiver's notification unread. All of it commits together or not at all.
-const SEND_SQL: &str = r#"
+pub const SEND_SQL: &str = r#"
 WITH conv AS (
     SELECT id, id_estudiante, id_asesor FROM chats_conversacion WHERE id = $1
 ), allowed AS (
