@@ -4,7 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-ensure_apt build-essential pkg-config libssl-dev curl ca-certificates python3 protobuf-compiler postgresql
+ensure_apt build-essential pkg-config libssl-dev curl ca-certificates python3 protobuf-compiler postgresql "${TAURI_PACKAGES[@]}"
 { command -v node && command -v npm; } >/dev/null || ensure_apt nodejs npm
 ensure_rust
 if command -v rustup >/dev/null; then rustup component add rustfmt clippy >/dev/null 2>&1 || true; fi

@@ -50,9 +50,10 @@ pub fn open_profile_window<R: Runtime>(app: &AppHandle<R>, profile: Option<(&str
     Ok(label)
 }
 
-/// Everything but the context: the real app and `tauri::test` build from this.
-pub fn builder<R: Runtime>(profiles: Profiles) -> tauri::Builder<R> {
-    tauri::Builder::<R>::new().manage(profiles).invoke_handler(tauri::generate_handler![
+/// Everything but the context and the base builder: the real app (`tauri::Builder::default()`) and
+/// the tests (`tauri::test::mock_builder()`) are configured by this.
+pub fn configure<R: Runtime>(builder: tauri::Builder<R>, profiles: Profiles) -> tauri::Builder<R> {
+    builder.plugin(tauri_plugin_notification::init()).manage(profiles).invoke_handler(tauri::generate_handler![
         commands::profile_name,
         commands::get_server_url,
         commands::set_server_url,
@@ -83,35 +84,36 @@ pub fn run() {
     let default_server = std::env::var("CHATSTUDY_SERVER").unwrap_or_else(|_| DEFAULT_SERVER.to_owned());
     let context = tauri::generate_context!();
     let data_dir = std::env::var_os("CHATSTUDY_DATA_DIR").map(std::path::PathBuf::from);
-    let app = builder::<tauri::Wry>(Profiles::new(data_dir.clone().unwrap_or_default(), default_server.clone()))
-        .plugin(tauri_plugin_notification::init())
-        .setup(move |app| {
-            // Profiles live in the app's data folder unless CHATSTUDY_DATA_DIR says otherwise.
-            let root = match &data_dir {
-                Some(dir) => dir.clone(),
-                None => app.path().app_data_dir()?.join("profiles"),
-            };
-            app.state::<Profiles>().set_root(root);
-            let new_window = MenuItemBuilder::with_id("nueva-ventana", "Nueva ventana")
-                .accelerator("CmdOrCtrl+Shift+N")
-                .build(app)?;
-            let quit = MenuItemBuilder::with_id("salir", "Salir").accelerator("CmdOrCtrl+Q").build(app)?;
-            let file = SubmenuBuilder::new(app, "Archivo").item(&new_window).separator().item(&quit).build()?;
-            app.set_menu(MenuBuilder::new(app).item(&file).build()?)?;
-            app.on_menu_event(|app, event| match event.id().as_ref() {
-                "nueva-ventana" => {
-                    if let Err(e) = open_profile_window(app, None) {
-                        tracing::error!(error = %e, "opening a window");
-                    }
+    let app = configure(
+        tauri::Builder::default(),
+        Profiles::new(data_dir.clone().unwrap_or_default(), default_server.clone()),
+    )
+    .setup(move |app| {
+        // Profiles live in the app's data folder unless CHATSTUDY_DATA_DIR says otherwise.
+        let root = match &data_dir {
+            Some(dir) => dir.clone(),
+            None => app.path().app_data_dir()?.join("profiles"),
+        };
+        app.state::<Profiles>().set_root(root);
+        let new_window =
+            MenuItemBuilder::with_id("nueva-ventana", "Nueva ventana").accelerator("CmdOrCtrl+Shift+N").build(app)?;
+        let quit = MenuItemBuilder::with_id("salir", "Salir").accelerator("CmdOrCtrl+Q").build(app)?;
+        let file = SubmenuBuilder::new(app, "Archivo").item(&new_window).separator().item(&quit).build()?;
+        app.set_menu(MenuBuilder::new(app).item(&file).build()?)?;
+        app.on_menu_event(|app, event| match event.id().as_ref() {
+            "nueva-ventana" => {
+                if let Err(e) = open_profile_window(app, None) {
+                    tracing::error!(error = %e, "opening a window");
                 }
-                "salir" => app.exit(0),
-                _ => {}
-            });
-            open_profile_window(app.handle(), Some(("main", &first_profile)))?;
-            Ok(())
-        })
-        .build(context)
-        .expect("the Tauri app builds");
+            }
+            "salir" => app.exit(0),
+            _ => {}
+        });
+        open_profile_window(app.handle(), Some(("main", &first_profile)))?;
+        Ok(())
+    })
+    .build(context)
+    .expect("the Tauri app builds");
     app.run(|app, event| {
         if let tauri::RunEvent::Exit = event {
             tauri::async_runtime::block_on(app.state::<Profiles>().shutdown());

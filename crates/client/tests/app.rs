@@ -7,101 +7,9 @@ use std::time::Duration;
 use chatstudy_client::cache::Message;
 use chatstudy_client::{ChatClient, ClientEvent, ConnectionState};
 use chatstudy_server::domain::Role;
-use chatstudy_server::{cli, App, Config};
-use sqlx::PgPool;
+use chatstudy_testkit::{free_port, Server, PASSWORD};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{broadcast, oneshot};
-
-const PASSWORD: &str = "contraseña-larga";
-
-fn admin_url() -> Option<String> {
-    match std::env::var("TEST_DATABASE_URL") {
-        Ok(url) => Some(url),
-        Err(_) if std::env::var_os("CHATSTUDY_REQUIRE_SERVICES").is_some() => {
-            panic!("TEST_DATABASE_URL is not set; run `make test`")
-        }
-        Err(_) => {
-            eprintln!("skipped: TEST_DATABASE_URL is not set (run `make test`)");
-            None
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A server that can be stopped and started again on the same ports and database.
-struct Server {
-    config: Config,
-    pool: PgPool,
-    running: Option<(oneshot::Sender<()>, tokio::task::JoinHandle<anyhow::Result<()>>)>,
-}
-
-impl Server {
-    async fn new(relay_public_port: Option<u16>) -> Option<Self> {
-        let admin = admin_url()?;
-        let name = format!("c_{}", uuid::Uuid::new_v4().simple());
-        let admin_pool = PgPool::connect(&admin).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin_pool).await.unwrap();
-        let mut url = url::Url::parse(&admin).unwrap();
-        url.set_path(&name);
-        let mut config = Config::from_args(["test"]).unwrap();
-        config.database_url = url.to_string();
-        config.host = "127.0.0.1".parse().unwrap();
-        config.port = free_port();
-        config.relay_port = free_port();
-        config.relay_public_port = relay_public_port;
-        config.send_rate_limit = 0.0;
-        config.pusher_app_id = None;
-        config.pusher_key = Some("client-test".into());
-        config.pusher_secret = Some("client-test-secret".into());
-        config.pusher_cluster = None;
-        config.pusher_host = None;
-        let pool = PgPool::connect(url.as_str()).await.unwrap();
-        let mut server = Self { config, pool, running: None };
-        server.start().await;
-        Some(server)
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.config.port)
-    }
-
-    fn relay(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.config.relay_port))
-    }
-
-    async fn start(&mut self) {
-        let app = App::build(self.config.clone()).await.expect("server starts");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(app.run_until(async move {
-            let _ = stopped.await;
-        }));
-        self.running = Some((stop, task));
-    }
-
-    async fn stop(&mut self) {
-        if let Some((stop, task)) = self.running.take() {
-            let _ = stop.send(());
-            task.await.unwrap().unwrap();
-        }
-    }
-
-    async fn user(&self, rol: Role, name: &str) -> String {
-        let email = format!("{name}@test.chatstudy");
-        cli::add_user(&self.pool, rol, &email, name, PASSWORD).await.unwrap();
-        email
-    }
-
-    async fn count(&self, content: &str) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM chat_mensaje WHERE contenido = $1")
-            .bind(content)
-            .fetch_one(&self.pool)
-            .await
-            .unwrap()
-    }
-}
+use tokio::sync::broadcast;
 
 async fn profile(
     dir: &tempfile::TempDir,
@@ -174,7 +82,7 @@ async fn pair(
 
 #[tokio::test]
 async fn two_profiles_chat_through_the_server() {
-    let Some(server) = Server::new(None).await else { return };
+    let Some(server) = Server::start_with(|_| {}).await else { return };
     let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (student, mut student_events, advisor, mut advisor_events, chat) = pair(&server, &dirs).await;
 
@@ -208,7 +116,7 @@ async fn two_profiles_chat_through_the_server() {
 
 #[tokio::test]
 async fn offline_the_cache_still_reads_and_a_queued_message_goes_once_on_return() {
-    let Some(mut server) = Server::new(None).await else { return };
+    let Some(mut server) = Server::start_with(|_| {}).await else { return };
     let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (student, mut student_events, _advisor, mut advisor_events, chat) = pair(&server, &dirs).await;
     student.send(chat, "antes del corte").await.unwrap();
@@ -274,12 +182,14 @@ async fn fifty_messages_sent_while_the_websocket_is_down_arrive_once_each() {
     // Clients reach the relay through a proxy the test can cut; HTTP goes straight to the server.
     let relay_port = free_port();
     let proxy = Proxy::start(SocketAddr::from(([127, 0, 0, 1], relay_port))).await;
-    let Some(mut server) = Server::new(Some(proxy.port)).await else { return };
-    // Restart on the port the proxy forwards to.
-    server.stop().await;
-    server.config.relay_port = relay_port;
-    server.start().await;
-    assert_eq!(server.relay().port(), relay_port);
+    let Some(server) = Server::start_with(|c| {
+        c.relay_port = relay_port;
+        c.relay_public_port = Some(proxy.port);
+    })
+    .await
+    else {
+        return;
+    };
 
     let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (student, _student_events, advisor, mut advisor_events, chat) = pair(&server, &dirs).await;
@@ -325,7 +235,7 @@ async fn fifty_messages_sent_while_the_websocket_is_down_arrive_once_each() {
 
 #[tokio::test]
 async fn a_pending_outbox_survives_an_app_restart_and_is_delivered_once() {
-    let Some(mut server) = Server::new(None).await else { return };
+    let Some(mut server) = Server::start_with(|_| {}).await else { return };
     let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (student, mut student_events, _advisor, _advisor_events, chat) = pair(&server, &dirs).await;
     server.stop().await;
@@ -359,7 +269,7 @@ async fn a_pending_outbox_survives_an_app_restart_and_is_delivered_once() {
 
 #[tokio::test]
 async fn the_token_is_stored_owner_only_and_logout_forgets_the_cache() {
-    let Some(server) = Server::new(None).await else { return };
+    let Some(server) = Server::start_with(|_| {}).await else { return };
     let dir = tempfile::tempdir().unwrap();
     let email = server.user(Role::Estudiante, "privada").await;
     let (client, mut events) = profile(&dir, &server, &email).await;

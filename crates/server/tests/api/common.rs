@@ -11,31 +11,7 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 
-/// The admin URL of the test cluster that `make test` starts, or `None` (the caller skips) when a
-/// developer runs `cargo test` without it.
-pub fn admin_url() -> Option<String> {
-    match std::env::var("TEST_DATABASE_URL") {
-        Ok(url) => Some(url),
-        Err(_) if std::env::var_os("CHATSTUDY_REQUIRE_SERVICES").is_some() => {
-            panic!("TEST_DATABASE_URL is not set; run `make test`, which starts PostgreSQL")
-        }
-        Err(_) => {
-            eprintln!("skipped: TEST_DATABASE_URL is not set (run `make test`)");
-            None
-        }
-    }
-}
-
-/// A new empty database on the test cluster; returns its URL.
-pub async fn fresh_database(admin: &str) -> String {
-    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let admin_pool = PgPool::connect(admin).await.expect("connect to the test cluster");
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin_pool).await.expect("create database");
-    admin_pool.close().await;
-    let mut url = url::Url::parse(admin).expect("TEST_DATABASE_URL is a URL");
-    url.set_path(&name);
-    url.to_string()
-}
+pub use chatstudy_testkit::{admin_url, fresh_database, test_config, PASSWORD};
 
 pub struct TestApp {
     pub base: String,
@@ -45,22 +21,6 @@ pub struct TestApp {
     pub state: chatstudy_server::startup::AppState,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-}
-
-/// Test defaults: ephemeral ports, no send rate limit, the built-in relay.
-pub fn test_config(database_url: &str) -> Config {
-    let mut config = Config::from_args(["test"]).expect("defaults parse");
-    config.database_url = database_url.to_owned();
-    config.host = "127.0.0.1".parse().unwrap();
-    config.port = 0;
-    config.relay_port = 0;
-    config.send_rate_limit = 0.0;
-    config.pusher_app_id = None;
-    config.pusher_key = None;
-    config.pusher_secret = None;
-    config.pusher_cluster = None;
-    config.pusher_host = None;
-    config
 }
 
 /// Start a server; `None` when the test should be skipped (no database configured).
@@ -94,8 +54,6 @@ pub struct User {
     pub id: i32,
     pub token: String,
 }
-
-pub const PASSWORD: &str = "contraseña-segura";
 
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
@@ -243,7 +201,7 @@ pub async fn assert_quiet(events: &mut mpsc::Receiver<SubscriberEvent>, wait: Du
 /// The sockudo that `make test` starts: its port and app credentials, or `None` to skip.
 pub fn sockudo() -> Option<(u16, chatstudy_pusher::Credentials)> {
     let Ok(port) = std::env::var("SOCKUDO_PORT") else {
-        if std::env::var_os("CHATSTUDY_REQUIRE_SERVICES").is_some() {
+        if chatstudy_testkit::services_required() {
             panic!("SOCKUDO_PORT is not set; run `make test`, which starts sockudo");
         }
         eprintln!("skipped: SOCKUDO_PORT is not set (run `make test`)");
