@@ -1,5 +1,5 @@
 # Chatstudy. `make dev` and `make test` install what they need on a fresh Debian machine.
-.PHONY: dev test bench server lint fmt
+.PHONY: dev test bench lint fmt fuzz
 
 dev:
 	bash scripts/dev.sh
@@ -16,3 +16,9 @@ lint:
 
 fmt:
 	cargo fmt --all
+
+# Fuzz the relay's frame handling for FUZZ_SECONDS (default 60). cargo-fuzz needs nightly features;
+# RUSTC_BOOTSTRAP lets the stable toolchain provide them.
+fuzz:
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run relay_frames -- -max_total_time=$${FUZZ_SECONDS:-60}

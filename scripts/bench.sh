@@ -5,6 +5,9 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 SECONDS_PER_RUN="${BENCH_SECONDS:-20}"
+# BENCH_PARTS=send (or fanout, desktop) runs only those, prints the rows and leaves the docs alone.
+PARTS="${BENCH_PARTS:-send fanout desktop}"
+part() { [[ " $PARTS " == *" $1 "* ]]; }
 CONNECTIONS="${BENCH_CONNECTIONS:-10000}"
 ensure_apt build-essential pkg-config libssl-dev curl ca-certificates python3 protobuf-compiler postgresql
 ensure_rust
@@ -30,6 +33,7 @@ pg_start "$WORK/pg" "$PG_PORT"
 pg_psql "$PG_PORT" postgres -c "CREATE DATABASE bench"
 DB="postgres://postgres@127.0.0.1:$PG_PORT/bench"
 
+if part send; then
 log "send path: server with its built-in relay"
 HTTP_PORT="$(free_port)"
 DATABASE_URL="$DB" PORT="$HTTP_PORT" HOST=127.0.0.1 RELAY_PORT="$(free_port)" SEND_RATE_LIMIT=0 RUST_LOG=warn \
@@ -47,8 +51,10 @@ LAT="$(echo "$PGBENCH_OUT" | sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' |
 echo "pgbench: tps=$TPS latency=$LAT ms"
 PGBENCH_ROW="| pgbench, same statement | 32 clients, -M prepared, -j 2 | ${TPS%.*} tx/s | avg ${LAT} ms | — | |"
 kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+fi
 
 SECRET="$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+if part fanout; then
 log "fan-out: built-in relay, $CONNECTIONS idle subscribers"
 RELAY_PORT="$(free_port)"
 RELAY_APP_ID=bench RELAY_KEY=bench-key RELAY_SECRET="$SECRET" RELAY_PORT="$RELAY_PORT" "$BIN/chatstudy-relay" >"$WORK/relay.log" 2>&1 &
@@ -70,6 +76,14 @@ wait_port "$SOCKUDO_PORT"
 SOCKUDO_ROW="$("$BIN/chatstudy-bench" fanout --name "sockudo $(sockudo --version 2>/dev/null | awk '{print $2}')" --port "$SOCKUDO_PORT" \
   --app-id bench --key bench-key --secret "$SECRET" --pid "$SOCKUDO_PID" --connections "$CONNECTIONS")"
 echo "$SOCKUDO_ROW"
+fi
+
+if part desktop; then
+log "desktop cache: 100,000 messages"
+DESKTOP_ROWS="$("$BIN/chatstudy-bench" desktop)"
+echo "$DESKTOP_ROWS"
+fi
+[ "$PARTS" = "send fanout desktop" ] || exit 0
 
 CPU="$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
 cat > docs/benchmarks.md <<DOC
@@ -105,5 +119,16 @@ before and after the connections were held.
 |--------|------------:|-------------:|-------------:|----:|----:|----------:|-----|---------------:|
 $RELAY_ROW
 $SOCKUDO_ROW
+
+## Desktop cache
+
+\`chatstudy-bench desktop\`: a profile's SQLite cache holding 200 conversations and 100,000 messages
+in one of them, no server reachable. Cold start is \`ChatClient::open\` (open the database, run
+migrations, read the session, start the background tasks) plus reading the chat list; the first page
+is what \`open_conversation\` returns (the latest 50 messages).
+
+| what | data | time | notes |
+|------|------|-----:|-------|
+$DESKTOP_ROWS
 DOC
 log "wrote docs/benchmarks.md"

@@ -69,26 +69,42 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let warmup = Duration::from_secs(2);
     let mut tasks = Vec::new();
     let chats = Arc::new(chats);
+    // One keep-alive HTTP/1 connection per sender on a bare hyper client, as pgbench keeps one
+    // connection per client: the load generator should spend as little of the two cores as it can.
+    let address = args.base.trim_start_matches("http://").to_owned();
     for sender in 0..args.senders {
-        let (http, base, chats, stop) = (http.clone(), args.base.clone(), chats.clone(), stop.clone());
+        let (address, chats, stop) = (address.clone(), chats.clone(), stop.clone());
         tasks.push(tokio::spawn(async move {
             let mut histogram = hdrhistogram::Histogram::<u64>::new(3).expect("histogram");
             let (mut sent, mut failed) = (0u64, 0u64);
+            let stream = tokio::net::TcpStream::connect(&address).await.expect("server reachable");
+            stream.set_nodelay(true).expect("nodelay");
+            let (mut http, connection) =
+                hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.expect("handshake");
+            tokio::spawn(connection);
             let mut k = 0;
             while !stop.load(Ordering::Relaxed) {
                 let (chat, student, token) = &chats[(sender + k * 32) % chats.len()];
                 k += 1;
+                let body = format!(
+                    r#"{{"chatId":{chat},"content":"Mensaje de prueba de rendimiento","senderId":{student},"clientId":"{}"}}"#,
+                    uuid::Uuid::new_v4()
+                );
+                let request = hyper::Request::post("/chat/mensajes")
+                    .header("host", &address)
+                    .header("authorization", format!("Bearer {token}"))
+                    .header("content-type", "application/json")
+                    .body(http_body_util::Full::new(bytes_of(body)))
+                    .expect("request");
                 let begin = Instant::now();
-                let response = http
-                    .post(format!("{base}/chat/mensajes"))
-                    .bearer_auth(token)
-                    .json(&json!({ "chatId": chat, "content": "Mensaje de prueba de rendimiento", "senderId": student, "clientId": uuid::Uuid::new_v4() }))
-                    .send()
-                    .await;
-                let ok = matches!(&response, Ok(r) if r.status().is_success());
-                if let Ok(r) = response {
-                    let _ = r.bytes().await;
-                }
+                let ok = match http.send_request(request).await {
+                    Ok(response) => {
+                        let ok = response.status().is_success();
+                        let _ = http_body_util::BodyExt::collect(response.into_body()).await;
+                        ok
+                    }
+                    Err(_) => false,
+                };
                 if begin.duration_since(started) >= warmup {
                     if ok {
                         sent += 1;
@@ -210,4 +226,8 @@ fn write_pgbench_script(
     );
     std::fs::write(path, script)?;
     Ok(())
+}
+
+fn bytes_of(body: String) -> hyper::body::Bytes {
+    hyper::body::Bytes::from(body)
 }

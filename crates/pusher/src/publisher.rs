@@ -80,6 +80,12 @@ impl PublishError {
 pub trait Publisher: Send + Sync + 'static {
     async fn publish(&self, event: &Event) -> Result<(), PublishError>;
 
+    /// Whether `publish` only queues frames in this process and never waits on the network, so a
+    /// caller may await it on its hot path instead of handing it to a background task.
+    fn is_in_process(&self) -> bool {
+        false
+    }
+
     /// Several events in one request where the backend supports it.
     async fn publish_batch(&self, events: &[Event]) -> Result<(), PublishError> {
         for event in events {

@@ -24,13 +24,20 @@ impl Notifier {
         Self { publisher, tracker: TaskTracker::new(), first_retry: Duration::from_millis(500) }
     }
 
-    /// Publish `data` as `event` on `channels`, in the background.
-    pub fn publish(&self, event: &str, channels: Vec<String>, data: &impl Serialize) {
+    /// Publish `data` as `event` on `channels`: at once when the publisher is in-process (the built-in
+    /// relay only queues frames), otherwise in the background, retried while the server is unavailable.
+    pub async fn publish(&self, event: &str, channels: Vec<String>, data: &impl Serialize) {
         let data = match serde_json::to_string(data) {
             Ok(data) => data,
             Err(e) => return tracing::error!(error = %e, event, "event data does not serialize"),
         };
         let event = Event::new(event, channels, data);
+        if self.publisher.is_in_process() {
+            if let Err(e) = self.publisher.publish(&event).await {
+                tracing::error!(error = %e, event = %event.name, "event not published");
+            }
+            return;
+        }
         let publisher = self.publisher.clone();
         let first_retry = self.first_retry;
         self.tracker.spawn(async move {

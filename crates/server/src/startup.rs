@@ -57,6 +57,18 @@ pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
     PgPoolOptions::new()
         .max_connections(config.database_max_connections)
         .acquire_timeout(Duration::from_secs(5))
+        // sqlx pings every connection it hands out by default: a second round trip on every send.
+        // Ping only connections that sat idle long enough to have been dropped by a firewall or a
+        // database restart; a busy connection proves itself on use.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > Duration::from_secs(30) {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .connect(&config.database_url)
         .await
         .with_context(|| format!("connecting to PostgreSQL ({})", redact(&config.database_url)))

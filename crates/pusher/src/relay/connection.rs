@@ -9,6 +9,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use futures_util::SinkExt;
 use rand::Rng;
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -72,6 +73,13 @@ fn refusal(
     None
 }
 
+async fn send_all(socket: &mut WebSocket, frames: Vec<Utf8Bytes>) -> Result<(), axum::Error> {
+    for frame in frames {
+        socket.feed(Message::Text(frame)).await?;
+    }
+    socket.flush().await
+}
+
 async fn refuse(mut socket: WebSocket, code: u16, message: &'static str) {
     let _ = socket.send(Message::text(protocol::error(Some(code), message))).await;
     let _ = socket.send(Message::Close(Some(CloseFrame { code, reason: message.into() }))).await;
@@ -105,7 +113,15 @@ async fn run(relay: Relay, mut socket: WebSocket) {
                 _ = shutdown.cancelled() => break Some((codes::RECONNECT, "Server is restarting")),
                 _ = connection.kick.cancelled() => break Some((codes::OVER_CAPACITY, "Connection fell behind")),
                 Some(frame) = queue.recv() => {
-                    if socket.send(Message::Text(frame)).await.is_err() {
+                    // Write what else is already queued in the same flush: one syscall for a burst.
+                    let mut burst = vec![frame];
+                    while burst.len() < 64 {
+                        match queue.try_recv() {
+                            Ok(frame) => burst.push(frame),
+                            Err(_) => break,
+                        }
+                    }
+                    if send_all(&mut socket, burst).await.is_err() {
                         break None;
                     }
                 }

@@ -174,4 +174,8 @@ impl Publisher for Relay {
     async fn publish(&self, event: &Event) -> Result<(), PublishError> {
         self.deliver(event).map(|_| ())
     }
+
+    fn is_in_process(&self) -> bool {
+        true
+    }
 }

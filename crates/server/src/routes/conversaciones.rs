@@ -154,7 +154,10 @@ pub async fn create(
         .ok_or_else(|| anyhow::anyhow!("conversation {id} vanished after it was opened"))?;
     if created.is_some() {
         let data = json!({ "id": id, "id_estudiante": student, "id_asesor": advisor, "ultima_actividad": summary.ultima_actividad });
-        state.notifier.publish("conversacion-nueva", vec![channels::user(student), channels::user(advisor)], &data);
+        state
+            .notifier
+            .publish("conversacion-nueva", vec![channels::user(student), channels::user(advisor)], &data)
+            .await;
     }
     let status = if created.is_some() { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(json!({ "conversacion": summary, "creada": created.is_some() }))))
@@ -177,7 +180,10 @@ pub async fn mark_read(
     .rows_affected();
     if changed > 0 {
         let data = json!({ "id_conversacion": conversation, "id_usuario": user.id });
-        state.notifier.publish("conversacion-leida", vec![channels::user(student), channels::user(advisor)], &data);
+        state
+            .notifier
+            .publish("conversacion-leida", vec![channels::user(student), channels::user(advisor)], &data)
+            .await;
     }
     Ok(Json(json!({ "ok": true })))
 }

@@ -154,7 +154,7 @@ pub async fn send(
             if state.legacy_public_channels {
                 targets.push(channels::legacy_conversation(message.id_conversacion));
             }
-            state.notifier.publish("nuevo-mensaje", targets, &message);
+            state.notifier.publish("nuevo-mensaje", targets, &message).await;
             message
         }
         // Nothing inserted although the sender may write here: this clientId was stored before
