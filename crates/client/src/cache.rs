@@ -210,7 +210,7 @@ impl Cache {
                 "INSERT INTO conversations (id, student_id, advisor_id, last_activity, peer_id, peer_name, peer_role, unread)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                  ON CONFLICT (id) DO UPDATE SET last_activity = excluded.last_activity, peer_name = excluded.peer_name,
-                     unread = excluded.unread",
+                     unread = excluded.unread AND (read_through IS NULL OR excluded.last_activity > read_through)",
             )
             .bind(c.id)
             .bind(c.id_estudiante)
@@ -275,12 +275,14 @@ impl Cache {
         Ok(changed)
     }
 
+    /// Mark a conversation unread (a message arrived) or read (up to its latest activity).
     pub async fn set_unread(&self, conversation: i64, unread: bool) -> Result<()> {
-        sqlx::query("UPDATE conversations SET unread = ? WHERE id = ?")
-            .bind(unread)
-            .bind(conversation)
-            .execute(&self.pool)
-            .await?;
+        let sql = if unread {
+            "UPDATE conversations SET unread = 1 WHERE id = ?"
+        } else {
+            "UPDATE conversations SET unread = 0, read_through = last_activity WHERE id = ?"
+        };
+        sqlx::query(sql).bind(conversation).execute(&self.pool).await?;
         Ok(())
     }
 

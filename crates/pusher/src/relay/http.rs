@@ -95,6 +95,18 @@ fn authenticate(
         .map_err(|e| error(StatusCode::UNAUTHORIZED, e.to_string()))
 }
 
+/// Authenticate the request, then parse its body as `T`.
+fn signed_body<T: serde::de::DeserializeOwned>(
+    relay: &Relay,
+    app_id: &str,
+    uri: &axum::http::Uri,
+    query: &[(String, String)],
+    body: &[u8],
+) -> Result<T, HttpError> {
+    authenticate(relay, app_id, uri, query, body)?;
+    serde_json::from_slice(body).map_err(|e| error(StatusCode::BAD_REQUEST, format!("invalid body: {e}")))
+}
+
 pub(super) async fn events(
     State(relay): State<Relay>,
     Path(app_id): Path<String>,
@@ -102,15 +114,9 @@ pub(super) async fn events(
     Query(query): Query<Vec<(String, String)>>,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = authenticate(&relay, &app_id, &uri, &query, &body) {
-        return refused.into_response();
-    }
-    let event = match serde_json::from_slice::<EventBody>(&body) {
-        Ok(body) => match body.into_event() {
-            Ok(event) => event,
-            Err(refused) => return refused.into_response(),
-        },
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid event body: {e}")).into_response(),
+    let event = match signed_body::<EventBody>(&relay, &app_id, &uri, &query, &body).and_then(EventBody::into_event) {
+        Ok(event) => event,
+        Err(refused) => return refused.into_response(),
     };
     match relay.deliver(&event) {
         Ok(_) => Json(json!({})).into_response(),
@@ -125,12 +131,9 @@ pub(super) async fn batch_events(
     Query(query): Query<Vec<(String, String)>>,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = authenticate(&relay, &app_id, &uri, &query, &body) {
-        return refused.into_response();
-    }
-    let batch = match serde_json::from_slice::<BatchBody>(&body) {
+    let batch = match signed_body::<BatchBody>(&relay, &app_id, &uri, &query, &body) {
         Ok(body) => body.batch,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid batch body: {e}")).into_response(),
+        Err(refused) => return refused.into_response(),
     };
     if batch.is_empty() || batch.len() > MAX_EVENTS_PER_BATCH {
         return error(StatusCode::BAD_REQUEST, format!("a batch holds 1 to {MAX_EVENTS_PER_BATCH} events"))

@@ -114,6 +114,24 @@ impl TestApp {
         self.post(user, "/chat/mensajes", json!({ "chatId": chat, "content": content, "senderId": user.id })).await
     }
 
+    pub async fn last_activity(&self, chat: i32) -> chrono::DateTime<chrono::Utc> {
+        sqlx::query_scalar("SELECT ultima_actividad FROM chats_conversacion WHERE id = $1")
+            .bind(chat)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    /// Point the server at an external Pusher-compatible server instead of its relay.
+    pub fn use_pusher_server(config: &mut Config, credentials: &chatstudy_pusher::Credentials, port: u16) {
+        config.pusher_app_id = Some(credentials.app_id.clone());
+        config.pusher_key = Some(credentials.key.clone());
+        config.pusher_secret = Some(credentials.secret.clone());
+        config.pusher_host = Some("127.0.0.1".into());
+        config.pusher_port = Some(port);
+        config.pusher_use_tls = Some(false);
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
     }

@@ -9,12 +9,7 @@ use crate::common::*;
 async fn sending_stores_bumps_activity_and_marks_the_receiver_unread() {
     let Some(app) = spawn_app().await else { return };
     let (student, advisor, chat) = app.pair().await;
-    let before: chrono::DateTime<chrono::Utc> =
-        sqlx::query_scalar("SELECT ultima_actividad FROM chats_conversacion WHERE id = $1")
-            .bind(chat)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let before = app.last_activity(chat).await;
 
     let client_id = uuid::Uuid::new_v4();
     let response = app
@@ -37,12 +32,7 @@ async fn sending_stores_bumps_activity_and_marks_the_receiver_unread() {
         .await
         .unwrap();
     assert_eq!(stored, ("Hola, ¿tiene un momento?".to_owned(), student.id));
-    let after: chrono::DateTime<chrono::Utc> =
-        sqlx::query_scalar("SELECT ultima_actividad FROM chats_conversacion WHERE id = $1")
-            .bind(chat)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let after = app.last_activity(chat).await;
     assert!(after > before);
     let unread: Vec<(i32, bool)> =
         sqlx::query_as("SELECT id_receptor, leido FROM chats_notificacion WHERE id_conversacion = $1")
@@ -197,12 +187,7 @@ async fn concurrent_retries_of_one_client_id_store_one_row_and_publish_one_event
 async fn a_failing_notification_write_rolls_back_the_message_and_the_activity() {
     let Some(app) = spawn_app().await else { return };
     let (student, _advisor, chat) = app.pair().await;
-    let before: chrono::DateTime<chrono::Utc> =
-        sqlx::query_scalar("SELECT ultima_actividad FROM chats_conversacion WHERE id = $1")
-            .bind(chat)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let before = app.last_activity(chat).await;
     // Make the last of the three writes fail.
     sqlx::raw_sql(
         "CREATE FUNCTION fail() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'notificaciones rotas'; END $$ LANGUAGE plpgsql;
@@ -215,12 +200,7 @@ async fn a_failing_notification_write_rolls_back_the_message_and_the_activity() 
     assert_eq!(response.status(), 500);
     assert_eq!(response.json::<Value>().await.unwrap()["error"], "Error interno del servidor");
     assert_eq!(app.count("SELECT count(*) FROM chat_mensaje").await, 0);
-    let after: chrono::DateTime<chrono::Utc> =
-        sqlx::query_scalar("SELECT ultima_actividad FROM chats_conversacion WHERE id = $1")
-            .bind(chat)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let after = app.last_activity(chat).await;
     assert_eq!(before, after);
 }
 

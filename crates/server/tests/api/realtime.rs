@@ -162,16 +162,7 @@ async fn a_realtime_outage_neither_fails_nor_duplicates_a_send() {
         probe.local_addr().unwrap().port()
     };
     let credentials = Credentials::new("outage", "outage-key", "outage-secret");
-    let Some(app) = spawn_app_with(|c| {
-        c.pusher_app_id = Some(credentials.app_id.clone());
-        c.pusher_key = Some(credentials.key.clone());
-        c.pusher_secret = Some(credentials.secret.clone());
-        c.pusher_host = Some("127.0.0.1".into());
-        c.pusher_port = Some(port);
-        c.pusher_use_tls = Some(false);
-    })
-    .await
-    else {
+    let Some(app) = spawn_app_with(|c| TestApp::use_pusher_server(c, &credentials, port)).await else {
         return;
     };
     let (student, advisor, chat) = app.pair().await;
@@ -202,16 +193,7 @@ async fn a_realtime_outage_neither_fails_nor_duplicates_a_send() {
 #[tokio::test]
 async fn the_server_works_against_sockudo() {
     let Some((port, credentials)) = sockudo() else { return };
-    let Some(app) = spawn_app_with(|c| {
-        c.pusher_app_id = Some(credentials.app_id.clone());
-        c.pusher_key = Some(credentials.key.clone());
-        c.pusher_secret = Some(credentials.secret.clone());
-        c.pusher_host = Some("127.0.0.1".into());
-        c.pusher_port = Some(port);
-        c.pusher_use_tls = Some(false);
-    })
-    .await
-    else {
+    let Some(app) = spawn_app_with(|c| TestApp::use_pusher_server(c, &credentials, port)).await else {
         return;
     };
     assert!(app.relay_port.is_none(), "no built-in relay when a Pusher server is configured");
