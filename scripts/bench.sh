@@ -36,7 +36,8 @@ DB="postgres://postgres@127.0.0.1:$PG_PORT/bench"
 if part send; then
 log "send path: server with its built-in relay"
 HTTP_PORT="$(free_port)"
-DATABASE_URL="$DB" PORT="$HTTP_PORT" HOST=127.0.0.1 RELAY_PORT="$(free_port)" SEND_RATE_LIMIT=0 RUST_LOG=warn \
+# The server gets as many database connections as pgbench gets clients (its default is 16).
+DATABASE_URL="$DB" DATABASE_MAX_CONNECTIONS=32 PORT="$HTTP_PORT" HOST=127.0.0.1 RELAY_PORT="$(free_port)" SEND_RATE_LIMIT=0 RUST_LOG=warn \
   "$BIN/chatstudy-server" serve >"$WORK/server.log" 2>&1 &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$HTTP_PORT/health" 60
@@ -44,12 +45,13 @@ SEND_ROW="$("$BIN/chatstudy-bench" send --base "http://127.0.0.1:$HTTP_PORT" --d
   --senders 32 --conversations 100 --seconds "$SECONDS_PER_RUN" --pgbench-script "$WORK/send.sql")"
 echo "$SEND_ROW"
 log "send path: pgbench, same statement, same database"
-PGBENCH_OUT="$("$PG_BIN/pgbench" -n -M prepared -c 32 -j 2 -T "$SECONDS_PER_RUN" -f "$WORK/send.sql" \
-  -h 127.0.0.1 -p "$PG_PORT" -U postgres bench 2>&1)"
+PGBENCH_OUT="$(cd "$WORK" && "$PG_BIN/pgbench" -n -M prepared -c 32 -j 2 -T "$SECONDS_PER_RUN" -f "$WORK/send.sql" \
+  -l --log-prefix=pgbench -h 127.0.0.1 -p "$PG_PORT" -U postgres bench 2>&1)"
 TPS="$(echo "$PGBENCH_OUT" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -1)"
-LAT="$(echo "$PGBENCH_OUT" | sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' | head -1)"
-echo "pgbench: tps=$TPS latency=$LAT ms"
-PGBENCH_ROW="| pgbench, same statement | 32 clients, -M prepared, -j 2 | ${TPS%.*} tx/s | avg ${LAT} ms | — | |"
+# Per-transaction log: the third column is the latency in microseconds.
+read -r P50 P99 < <(cat "$WORK"/pgbench.* | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END {printf "%.2f %.2f\n", a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000}')
+echo "pgbench: tps=$TPS p50=$P50 ms p99=$P99 ms"
+PGBENCH_ROW="| pgbench, same statement | 32 clients, -M prepared, -j 2 | ${TPS%.*} tx/s | $P50 ms | $P99 ms | |"
 kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 fi
 
@@ -100,8 +102,10 @@ subscribers.
 \`chatstudy-bench send\`: 32 concurrent senders, each a student writing to one of 100 conversations
 with a fresh \`clientId\`, through \`POST /chat/mensajes\` (session check, validation, the one-statement
 insert, publishing to the built-in relay) while the advisor's subscriber receives every message;
-${SECONDS_PER_RUN} s after a 2 s warm-up. Then \`pgbench\` runs the server's own statement
-(\`SEND_SQL\`, same parameters) with 32 clients against the same database.
+${SECONDS_PER_RUN} s after a 2 s warm-up; the server has 32 database connections. Then \`pgbench\`
+runs the server's own statement (\`SEND_SQL\`, same parameters) with 32 clients against the same
+database; its p50/p99 come from its per-transaction log. The load generator and PostgreSQL share the
+two cores with the server in both runs.
 
 | what | load | throughput | p50 | p99 | notes |
 |------|------|-----------:|----:|----:|-------|

@@ -17,7 +17,6 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::trace::TraceLayer;
 
 use crate::auth::{LoginThrottle, Sessions};
 use crate::config::{Config, Realtime};
@@ -153,8 +152,7 @@ impl App {
         let router = crate::routes::router()
             .with_state(state.clone())
             .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
-            .layer(cors(&config.cors_origins)?)
-            .layer(TraceLayer::new_for_http());
+            .layer(cors(&config.cors_origins)?);
         Ok(Self { listener, relay, state, router })
     }
 

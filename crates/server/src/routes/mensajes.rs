@@ -117,11 +117,19 @@ struct SendRow {
     client_id: Option<Uuid>,
 }
 
+/// The original success body, serialized straight from the message (no intermediate JSON tree).
+#[derive(serde::Serialize)]
+pub struct Sent {
+    ok: bool,
+    mensaje: ChatMessage,
+    message: &'static str,
+}
+
 pub async fn send(
     State(state): State<AppState>,
     user: AuthUser,
     ApiJson(body): ApiJson<SendBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Sent>> {
     let request = body.parse(&user)?;
     if let Err(retry_after_secs) = state.send_limiter.check(user.id) {
         return Err(ApiError::TooManyRequests {
@@ -174,7 +182,7 @@ pub async fn send(
             existing
         }
     };
-    Ok(Json(json!({ "ok": true, "mensaje": message, "message": "Mensaje enviado exitosamente" })))
+    Ok(Json(Sent { ok: true, mensaje: message, message: "Mensaje enviado exitosamente" }))
 }
 
 #[derive(Debug, Deserialize)]
