@@ -133,10 +133,10 @@ async fn forward_events<R: Runtime>(app: AppHandle<R>, profile: String, client: 
                 labels.iter().any(|l| app.get_webview_window(l).and_then(|w| w.is_focused().ok()).unwrap_or(false));
             if !mine && !focused && message.state == "enviado" {
                 let title = client
-                    .conversations()
+                    .conversation(message.conversation_id)
                     .await
                     .ok()
-                    .and_then(|list| list.into_iter().find(|c| c.id == message.conversation_id))
+                    .flatten()
                     .map_or_else(|| "Nuevo mensaje".to_owned(), |c| c.peer.nombre);
                 let body: String = message.content.chars().take(140).collect();
                 if let Err(e) = app.notification().builder().title(title).body(body).show() {

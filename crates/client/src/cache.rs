@@ -157,7 +157,18 @@ impl Cache {
         Ok(())
     }
 
+    /// The chat list, most recent activity first, each with its last message (pending ones count).
     pub async fn conversations(&self) -> Result<Vec<Conversation>> {
+        self.conversations_where(None).await
+    }
+
+    pub async fn conversation(&self, id: i64) -> Result<Option<Conversation>> {
+        Ok(self.conversations_where(Some(id)).await?.pop())
+    }
+
+    /// One statement for the whole list: it is read after every received message, and an advisor
+    /// may have hundreds of conversations.
+    async fn conversations_where(&self, only: Option<i64>) -> Result<Vec<Conversation>> {
         #[derive(sqlx::FromRow)]
         struct Row {
             id: i64,
@@ -168,37 +179,56 @@ impl Cache {
             peer_name: String,
             peer_role: String,
             unread: bool,
+            local_id: Option<i64>,
+            server_id: Option<i64>,
+            client_id: Option<String>,
+            sender_id: Option<i64>,
+            content: Option<String>,
+            sent_at: Option<String>,
+            state: Option<String>,
+            error: Option<String>,
         }
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT id, student_id, advisor_id, last_activity, peer_id, peer_name, peer_role, unread
-               FROM conversations ORDER BY last_activity DESC, id DESC",
+            "SELECT c.id, c.student_id, c.advisor_id, c.last_activity, c.peer_id, c.peer_name, c.peer_role, c.unread,
+                    m.local_id, m.server_id, m.client_id, m.sender_id, m.content, m.sent_at, m.state, m.error
+               FROM conversations c
+               LEFT JOIN messages m ON m.local_id = (
+                    SELECT local_id FROM messages WHERE conversation_id = c.id
+                     ORDER BY server_id IS NULL DESC, server_id DESC, local_id DESC LIMIT 1)
+              WHERE ?1 IS NULL OR c.id = ?1
+              ORDER BY c.last_activity DESC, c.id DESC",
         )
+        .bind(only)
         .fetch_all(&self.pool)
         .await?;
-        let mut list = Vec::with_capacity(rows.len());
-        for r in rows {
-            let last_message: Option<Message> = sqlx::query_as(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?
-                  ORDER BY server_id IS NULL DESC, server_id DESC, local_id DESC LIMIT 1"
-            ))
-            .bind(r.id)
-            .fetch_optional(&self.pool)
-            .await?;
-            list.push(Conversation {
-                id: r.id,
-                student_id: r.student_id,
-                advisor_id: r.advisor_id,
-                last_activity: r.last_activity,
-                peer: Peer { id: r.peer_id, nombre: r.peer_name, rol: r.peer_role },
-                unread: r.unread,
-                last_message,
-            });
-        }
-        Ok(list)
-    }
-
-    pub async fn conversation(&self, id: i64) -> Result<Option<Conversation>> {
-        Ok(self.conversations().await?.into_iter().find(|c| c.id == id))
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let last_message = match (r.local_id, r.sender_id, r.content, r.sent_at, r.state) {
+                    (Some(local_id), Some(sender_id), Some(content), Some(sent_at), Some(state)) => Some(Message {
+                        local_id,
+                        server_id: r.server_id,
+                        client_id: r.client_id,
+                        conversation_id: r.id,
+                        sender_id,
+                        content,
+                        sent_at,
+                        state,
+                        error: r.error,
+                    }),
+                    _ => None,
+                };
+                Conversation {
+                    id: r.id,
+                    student_id: r.student_id,
+                    advisor_id: r.advisor_id,
+                    last_activity: r.last_activity,
+                    peer: Peer { id: r.peer_id, nombre: r.peer_name, rol: r.peer_role },
+                    unread: r.unread,
+                    last_message,
+                }
+            })
+            .collect())
     }
 
     /// Replace what is known of these conversations with the server's view, last messages included;

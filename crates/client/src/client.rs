@@ -47,6 +47,10 @@ impl Core {
         let _ = self.events.send(event);
     }
 
+    pub(crate) fn state(&self) -> ConnectionState {
+        *self.state.lock().expect("state lock")
+    }
+
     pub(crate) fn set_state(&self, state: ConnectionState) {
         let mut current = self.state.lock().expect("state lock");
         if *current != state {
@@ -100,7 +104,7 @@ impl ChatClient {
     }
 
     pub fn connection_state(&self) -> ConnectionState {
-        *self.core.state.lock().expect("state lock")
+        self.core.state()
     }
 
     fn start_tasks(&self) {
@@ -189,6 +193,11 @@ impl ChatClient {
     pub async fn conversations(&self) -> Result<Vec<Conversation>> {
         self.require_user().await?;
         self.core.cache.conversations().await
+    }
+
+    pub async fn conversation(&self, id: i64) -> Result<Option<Conversation>> {
+        self.require_user().await?;
+        self.core.cache.conversation(id).await
     }
 
     /// Fetch what the cache is missing; emits what changed.

@@ -5,23 +5,27 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chatstudy_pusher::subscriber::{AuthorizeError, Subscriber, SubscriberConfig, SubscriberEvent};
+use chatstudy_pusher::subscriber::{backoff, AuthorizeError, Subscriber, SubscriberConfig, SubscriberEvent};
 use serde_json::Value;
 
 use crate::api::ServerMessage;
 use crate::client::Core;
 use crate::events::{ClientEvent, ConnectionState};
 
+/// The subscriber reconnects by itself; this loop only starts over (fetching the settings again)
+/// when it gives up or the settings cannot be had, backing off until a connection comes online.
 pub(crate) async fn run(core: Arc<Core>) {
     let mut attempt = 0u32;
     loop {
         if let Err(e) = connect_and_listen(&core).await {
             tracing::debug!(error = %e, "realtime unavailable");
         }
+        if core.state() == ConnectionState::Online {
+            attempt = 0;
+        }
         core.set_state(ConnectionState::Offline);
-        let delay = Duration::from_millis(500 * (1 << attempt.min(6))).min(Duration::from_secs(30));
-        attempt += 1;
-        tokio::time::sleep(delay).await;
+        tokio::time::sleep(backoff(Duration::from_millis(500), Duration::from_secs(30), attempt)).await;
+        attempt = attempt.saturating_add(1);
     }
 }
 

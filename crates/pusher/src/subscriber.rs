@@ -74,13 +74,17 @@ impl SubscriberConfig {
         url
     }
 
-    /// The delay before reconnect attempt `attempt` (0-based): doubling from `min_backoff` up to
-    /// `max_backoff`, then a random point in its upper half so that clients do not return in step.
+    /// The delay before reconnect attempt `attempt` (0-based); see [`backoff`].
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let ceiling = self.min_backoff.saturating_mul(1u32 << attempt.min(16)).min(self.max_backoff);
-        let jitter = rand::thread_rng().gen_range(0.5..=1.0);
-        ceiling.mul_f64(jitter)
+        backoff(self.min_backoff, self.max_backoff, attempt)
     }
+}
+
+/// Exponential backoff with jitter: doubling from `min` up to `max`, then a random point in the upper
+/// half so that many clients do not retry in step. `attempt` is 0-based.
+pub fn backoff(min: Duration, max: Duration, attempt: u32) -> Duration {
+    let ceiling = min.saturating_mul(1u32 << attempt.min(16)).min(max);
+    ceiling.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
 }
 
 /// Why the application refused to authorize a private channel.
@@ -244,13 +248,20 @@ impl Worker {
         loop {
             tokio::select! {
                 _ = sleep_until(deadline) => return true,
-                command = self.commands.recv() => match command {
-                    None | Some(Command::Close) => return false,
-                    Some(Command::Subscribe(channel)) => { self.channels.insert(channel); }
-                    Some(Command::Unsubscribe(channel)) => { self.channels.remove(&channel); }
-                },
+                command = self.commands.recv() => if !self.remember(command) { return false },
             }
         }
+    }
+
+    /// Between connections, a command only changes the wanted channels (they are subscribed when the
+    /// connection is up); false when the owner wants the subscriber to stop.
+    fn remember(&mut self, command: Option<Command>) -> bool {
+        match command {
+            None | Some(Command::Close) => return false,
+            Some(Command::Subscribe(channel)) => self.channels.insert(channel),
+            Some(Command::Unsubscribe(channel)) => self.channels.remove(&channel),
+        };
+        true
     }
 
     async fn emit(&self, event: SubscriberEvent) -> bool {
@@ -297,16 +308,14 @@ impl Worker {
             }
             Err(lost("closed before connection_established".into()))
         };
-        tokio::select! {
-            result = timeout(self.config.connect_timeout, handshake) => {
-                result.unwrap_or_else(|_| Err(lost("timed out connecting".into())))
+        let handshake = timeout(self.config.connect_timeout, handshake);
+        tokio::pin!(handshake);
+        loop {
+            tokio::select! {
+                result = &mut handshake => return result.unwrap_or_else(|_| Err(lost("timed out connecting".into()))),
+                // The handshake goes on; subscriptions wait for the connection.
+                command = self.commands.recv() => if !self.remember(command) { return Err(Ended::ByOwner) },
             }
-            // Only Close matters while connecting; subscriptions wait for the connection.
-            command = self.commands.recv() => match command {
-                None | Some(Command::Close) => Err(Ended::ByOwner),
-                Some(Command::Subscribe(channel)) => { self.channels.insert(channel); Box::pin(self.connect()).await }
-                Some(Command::Unsubscribe(channel)) => { self.channels.remove(&channel); Box::pin(self.connect()).await }
-            },
         }
     }
 

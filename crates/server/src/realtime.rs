@@ -5,12 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chatstudy_pusher::subscriber::backoff;
 use chatstudy_pusher::{Event, Publisher};
 use serde::Serialize;
 use tokio_util::task::TaskTracker;
 
-/// How often an event is tried before it is given up (about a minute in all).
-const MAX_ATTEMPTS: u32 = 7;
+/// How often an event is tried before it is given up (30 s to a minute of backoff in all).
+const MAX_ATTEMPTS: u32 = 8;
 
 #[derive(Clone)]
 pub struct Notifier {
@@ -41,14 +42,12 @@ impl Notifier {
         let publisher = self.publisher.clone();
         let first_retry = self.first_retry;
         self.tracker.spawn(async move {
-            let mut delay = first_retry;
             for attempt in 1..=MAX_ATTEMPTS {
                 match publisher.publish(&event).await {
                     Ok(()) => return,
                     Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => {
                         tracing::warn!(error = %e, event = %event.name, attempt, "publish failed; retrying");
-                        tokio::time::sleep(delay).await;
-                        delay = (delay * 2).min(Duration::from_secs(30));
+                        tokio::time::sleep(backoff(first_retry, Duration::from_secs(30), attempt - 1)).await;
                     }
                     Err(e) => {
                         return tracing::error!(error = %e, event = %event.name, channels = ?event.channels, "event not published");
