@@ -75,13 +75,22 @@ pub struct Config {
     pub session_ttl_hours: u64,
 }
 
-/// Where realtime events go.
+/// Where realtime events go, and what clients are told about it.
 #[derive(Debug, Clone)]
 pub enum Realtime {
-    /// The built-in relay, on its own port.
-    Embedded { credentials: Credentials },
+    /// The built-in relay, on its own port; clients reach it at `public_host` (by default the host
+    /// they reached this server by) and `public_port`.
+    Embedded { credentials: Credentials, public_host: Option<String>, public_port: u16, public_tls: bool },
     /// Hosted Pusher (`cluster`) or a self-hosted server (`host`).
     External { credentials: Credentials, cluster: Option<String>, host: Option<String>, port: Option<u16>, tls: bool },
+}
+
+impl Realtime {
+    pub fn credentials(&self) -> &Credentials {
+        match self {
+            Self::Embedded { credentials, .. } | Self::External { credentials, .. } => credentials,
+        }
+    }
 }
 
 impl Config {
@@ -110,6 +119,9 @@ impl Config {
                         key.clone().unwrap_or_else(|| "chatstudy".into()),
                         secret,
                     ),
+                    public_host: self.relay_public_host.clone(),
+                    public_port: self.relay_public_port.unwrap_or(self.relay_port),
+                    public_tls: self.relay_public_tls,
                 })
             }
         }

@@ -40,7 +40,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, mut body) = match &self {
+        let (status, body) = match &self {
             Self::BadRequest { message, extra } => {
                 let mut body = json!({ "error": message });
                 if let Some(Value::Object(extra)) = extra {
@@ -73,9 +73,6 @@ impl IntoResponse for ApiError {
                 (StatusCode::INTERNAL_SERVER_ERROR, json!({ "error": "Error interno del servidor" }))
             }
         };
-        if body.get("error").is_none() {
-            body = json!({ "error": self.to_string() });
-        }
         let mut response = (status, Json(body)).into_response();
         if let Self::TooManyRequests { retry_after_secs, .. } = self {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs.max(1)));

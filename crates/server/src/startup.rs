@@ -12,7 +12,7 @@ use axum::http::{header, HeaderValue, Method};
 use axum::Router;
 use chatstudy_pusher::relay::{Relay, RelayConfig};
 use chatstudy_pusher::trigger::{HttpTrigger, TriggerConfig};
-use chatstudy_pusher::{Credentials, Publisher};
+use chatstudy_pusher::Publisher;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -26,21 +26,6 @@ use crate::realtime::Notifier;
 /// The largest request body: a 4,000-character message is at most 16 KB of UTF-8.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Where events go and what clients are told about it.
-#[derive(Debug, Clone)]
-pub enum RealtimeTarget {
-    Embedded { credentials: Credentials, public_host: Option<String>, public_port: u16, public_tls: bool },
-    External { credentials: Credentials, cluster: Option<String>, host: Option<String>, port: Option<u16>, tls: bool },
-}
-
-impl RealtimeTarget {
-    pub fn credentials(&self) -> &Credentials {
-        match self {
-            Self::Embedded { credentials, .. } | Self::External { credentials, .. } => credentials,
-        }
-    }
-}
-
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
@@ -48,7 +33,7 @@ pub struct AppState {
     pub login_throttle: Arc<LoginThrottle>,
     pub send_limiter: Arc<RateLimiter>,
     pub notifier: Notifier,
-    pub realtime: Arc<RealtimeTarget>,
+    pub realtime: Arc<Realtime>,
     pub legacy_public_channels: bool,
 }
 
@@ -103,37 +88,35 @@ impl App {
             .await
             .with_context(|| format!("binding HTTP port {}:{}", config.host, config.port))?;
 
-        let (publisher, relay, target): (Arc<dyn Publisher>, _, _) = match config.realtime()? {
-            Realtime::Embedded { credentials } => {
+        let mut realtime = config.realtime()?;
+        let (publisher, relay): (Arc<dyn Publisher>, _) = match &mut realtime {
+            Realtime::Embedded { credentials, public_port, .. } => {
                 let relay_listener = TcpListener::bind((config.host, config.relay_port))
                     .await
                     .with_context(|| format!("binding relay port {}:{}", config.host, config.relay_port))?;
+                if config.relay_public_port.is_none() {
+                    // RELAY_PORT=0 (tests) binds a port of the OS's choosing: tell clients that one.
+                    *public_port = relay_listener.local_addr()?.port();
+                }
                 let mut relay_config = RelayConfig::new(credentials.clone());
                 if !config.relay_allowed_origins.is_empty() {
                     relay_config.allowed_origins = Some(config.relay_allowed_origins.clone());
                 }
                 let relay = Relay::new(relay_config);
-                let target = RealtimeTarget::Embedded {
-                    credentials,
-                    public_host: config.relay_public_host.clone(),
-                    public_port: config.relay_public_port.unwrap_or(relay_listener.local_addr()?.port()),
-                    public_tls: config.relay_public_tls,
-                };
-                (Arc::new(relay.clone()), Some((relay, relay_listener)), target)
+                (Arc::new(relay.clone()), Some((relay, relay_listener)))
             }
             Realtime::External { credentials, cluster, host, port, tls } => {
-                let trigger_config = match (&host, &cluster) {
+                let trigger_config = match (host.as_deref(), cluster.as_deref()) {
                     (Some(host), _) => TriggerConfig::for_host(
                         credentials.clone(),
                         host,
-                        port.unwrap_or(if tls { 443 } else { 80 }),
-                        tls,
+                        port.unwrap_or(if *tls { 443 } else { 80 }),
+                        *tls,
                     )?,
                     (None, Some(cluster)) => TriggerConfig::for_cluster(credentials.clone(), cluster)?,
                     (None, None) => unreachable!("Config::realtime requires a host or a cluster"),
                 };
-                let trigger = HttpTrigger::new(trigger_config)?;
-                (Arc::new(trigger), None, RealtimeTarget::External { credentials, cluster, host, port, tls })
+                (Arc::new(HttpTrigger::new(trigger_config)?), None)
             }
         };
 
@@ -146,7 +129,7 @@ impl App {
             )),
             send_limiter: Arc::new(RateLimiter::new(config.send_rate_limit, config.send_rate_burst)),
             notifier: Notifier::new(publisher),
-            realtime: Arc::new(target),
+            realtime: Arc::new(realtime),
             legacy_public_channels: config.legacy_public_channels,
         };
         let router = crate::routes::router()

@@ -9,10 +9,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::auth::AuthUser;
+use crate::config::Realtime;
 use crate::error::{ApiError, ApiResult};
 use crate::realtime::ClientSettings;
 use crate::routes::conversaciones::require_participant;
-use crate::startup::{AppState, RealtimeTarget};
+use crate::startup::AppState;
 
 #[derive(Debug, Deserialize)]
 struct AuthBody {
@@ -93,7 +94,7 @@ pub async fn settings(State(state): State<AppState>, _user: AuthUser, headers: H
         })
         .unwrap_or_else(|| "127.0.0.1".into());
     let settings = match &*state.realtime {
-        RealtimeTarget::Embedded { credentials, public_host, public_port, public_tls } => ClientSettings {
+        Realtime::Embedded { credentials, public_host, public_port, public_tls } => ClientSettings {
             key: credentials.key.clone(),
             cluster: None,
             host: public_host.clone().unwrap_or(request_host),
@@ -102,7 +103,7 @@ pub async fn settings(State(state): State<AppState>, _user: AuthUser, headers: H
             provider: "relay",
             auth_endpoint: "/pusher/auth",
         },
-        RealtimeTarget::External { credentials, cluster, host, port, tls } => ClientSettings {
+        Realtime::External { credentials, cluster, host, port, tls } => ClientSettings {
             key: credentials.key.clone(),
             cluster: cluster.clone(),
             host: host.clone().unwrap_or_else(|| format!("ws-{}.pusher.com", cluster.as_deref().unwrap_or("mt1"))),
