@@ -94,7 +94,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                     .header("host", &address)
                     .header("authorization", format!("Bearer {token}"))
                     .header("content-type", "application/json")
-                    .body(http_body_util::Full::new(bytes_of(body)))
+                    .body(http_body_util::Full::new(hyper::body::Bytes::from(body)))
                     .expect("request");
                 let begin = Instant::now();
                 let ok = match http.send_request(request).await {
@@ -226,8 +226,4 @@ fn write_pgbench_script(
     );
     std::fs::write(path, script)?;
     Ok(())
-}
-
-fn bytes_of(body: String) -> hyper::body::Bytes {
-    hyper::body::Bytes::from(body)
 }

@@ -2,7 +2,9 @@
 //! cluster that `make test` starts, and a real `chatstudy-server` that can be stopped and started
 //! again on the same ports.
 
+use chatstudy_server::config::Realtime;
 use chatstudy_server::domain::Role;
+use chatstudy_server::startup::AppState;
 use chatstudy_server::{cli, App, Config};
 use sqlx::PgPool;
 use tokio::sync::oneshot;
@@ -60,10 +62,11 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("an address").port()
 }
 
-/// A real server on fixed ports, so that clients find it again after a restart.
+/// A real server that keeps its ports across restarts, so that clients find it again.
 pub struct Server {
     pub config: Config,
     pub pool: PgPool,
+    state: Option<AppState>,
     running: Option<(oneshot::Sender<()>, tokio::task::JoinHandle<anyhow::Result<()>>)>,
 }
 
@@ -71,15 +74,27 @@ impl Server {
     /// Start on a fresh database; `None` when the test should be skipped.
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Option<Self> {
         let admin = admin_url()?;
-        let database_url = fresh_database(&admin).await;
-        let mut config = test_config(&database_url);
-        config.port = free_port();
-        config.relay_port = free_port();
+        Some(Self::start_on(&fresh_database(&admin).await, adjust).await)
+    }
+
+    /// Start on an existing database (e.g. one laid out like the original backend's).
+    pub async fn start_on(database_url: &str, adjust: impl FnOnce(&mut Config)) -> Self {
+        let mut config = test_config(database_url);
         adjust(&mut config);
-        let pool = PgPool::connect(&database_url).await.expect("test pool");
-        let mut server = Self { config, pool, running: None };
+        let pool = PgPool::connect(database_url).await.expect("test pool");
+        let mut server = Self { config, pool, state: None, running: None };
         server.start().await;
-        Some(server)
+        server
+    }
+
+    /// The running server's state (its pool, publisher and realtime settings).
+    pub fn state(&self) -> &AppState {
+        self.state.as_ref().expect("the server has started")
+    }
+
+    /// The built-in relay's port, when the server runs it.
+    pub fn relay_port(&self) -> Option<u16> {
+        matches!(*self.state().realtime, Realtime::Embedded { .. }).then_some(self.config.relay_port)
     }
 
     pub fn url(&self) -> String {
@@ -88,6 +103,12 @@ impl Server {
 
     pub async fn start(&mut self) {
         let app = App::build(self.config.clone()).await.expect("server starts");
+        // Ports of the OS's choosing (0) are kept, so that a restart comes back where clients look.
+        self.config.port = app.address().port();
+        if let Some(relay) = app.relay_address() {
+            self.config.relay_port = relay.port();
+        }
+        self.state = Some(app.state().clone());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until(async move {
             let _ = stopped.await;

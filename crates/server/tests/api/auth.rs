@@ -16,14 +16,14 @@ async fn login_returns_a_token_and_the_user_and_ignores_email_case() {
         json!({ "id": id, "nombre": "marta", "email": "marta@test.chatstudy", "rol": "asesor" })
     );
     assert!(body["usuario"].get("password_hash").is_none());
-    // Only a hash of the token is stored.
+    // Only the SHA-256 of the token is stored, never the token itself.
     let token = body["token"].as_str().unwrap();
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM sesiones WHERE token_hash = convert_to($1, 'UTF8')")
-        .bind(token)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(stored, 0);
+    let count = |sql: &'static str| {
+        let pool = app.pool.clone();
+        async move { sqlx::query_scalar::<_, i64>(sql).bind(token).fetch_one(&pool).await.unwrap() }
+    };
+    assert_eq!(count("SELECT count(*) FROM sesiones WHERE token_hash = sha256(convert_to($1, 'UTF8'))").await, 1);
+    assert_eq!(count("SELECT count(*) FROM sesiones WHERE token_hash = convert_to($1, 'UTF8')").await, 0);
 }
 
 #[tokio::test]

@@ -6,48 +6,48 @@ use std::time::Duration;
 
 use chatstudy_pusher::subscriber::{AuthorizeError, Subscriber, SubscriberConfig, SubscriberEvent};
 use chatstudy_server::domain::Role;
-use chatstudy_server::{cli, App, Config};
+use chatstudy_server::{cli, Config};
 use serde_json::{json, Value};
 use sqlx::PgPool;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
-pub use chatstudy_testkit::{admin_url, fresh_database, test_config, PASSWORD};
+pub use chatstudy_testkit::{admin_url, fresh_database, Server, PASSWORD};
 
+/// A running server with an HTTP client and a pool on its database.
 pub struct TestApp {
+    server: Server,
     pub base: String,
     pub relay_port: Option<u16>,
     pub pool: PgPool,
     pub http: reqwest::Client,
     pub state: chatstudy_server::startup::AppState,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 /// Start a server; `None` when the test should be skipped (no database configured).
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
-    let admin = admin_url()?;
-    let database_url = fresh_database(&admin).await;
-    let mut config = test_config(&database_url);
-    adjust(&mut config);
-    Some(start(config).await)
+    Some(TestApp::from(Server::start_with(adjust).await?))
 }
 
 pub async fn spawn_app() -> Option<TestApp> {
     spawn_app_with(|_| {}).await
 }
 
-pub async fn start(config: Config) -> TestApp {
-    let database_url = config.database_url.clone();
-    let app = App::build(config).await.expect("app builds");
-    let base = format!("http://{}", app.address());
-    let relay_port = app.relay_address().map(|a| a.port());
-    let state = app.state().clone();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(app.run_until(async move {
-        let _ = stopped.await;
-    }));
-    let pool = PgPool::connect(&database_url).await.expect("test pool");
-    TestApp { base, relay_port, pool, http: reqwest::Client::new(), state, stop: Some(stop), task: Some(task) }
+/// Start a server on an existing database.
+pub async fn start_on(database_url: &str) -> TestApp {
+    TestApp::from(Server::start_on(database_url, |_| {}).await)
+}
+
+impl From<Server> for TestApp {
+    fn from(server: Server) -> Self {
+        Self {
+            base: server.url(),
+            relay_port: server.relay_port(),
+            pool: server.pool.clone(),
+            http: reqwest::Client::new(),
+            state: server.state().clone(),
+            server,
+        }
+    }
 }
 
 pub struct User {
@@ -62,12 +62,7 @@ impl TestApp {
 
     /// Stop the server and wait for its graceful shutdown to finish.
     pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await.expect("server task").expect("server stops cleanly");
-        }
+        self.server.stop().await;
     }
 
     pub async fn add_user(&self, rol: Role, name: &str) -> i32 {

@@ -84,7 +84,7 @@ async fn migrations_apply_over_an_existing_original_schema() {
     .execute(&pool)
     .await
     .unwrap();
-    let app = start(test_config(&url)).await;
+    let app = start_on(&url).await;
     assert_eq!(app.count("SELECT count(*) FROM chat_mensaje WHERE client_id IS NULL").await, 1);
     assert_eq!(app.count("SELECT count(*) FROM sesiones").await, 0);
     app.stop().await;
